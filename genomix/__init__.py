@@ -1,0 +1,17 @@
+"""genomix: classify long DNA sequences with ChordMixer.
+
+The model classes are imported lazily so that ``import genomix`` (and the CLI's ``--help``)
+stays fast and the I/O layer never pulls in torch.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["ChordMixer", "ChordMixerEncoder", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in ("ChordMixer", "ChordMixerEncoder"):
+        from genomix.models import chordmixer
+
+        return getattr(chordmixer, name)
+    raise AttributeError(f"module 'genomix' has no attribute {name!r}")

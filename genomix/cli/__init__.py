@@ -1,0 +1,60 @@
+"""The ``genomix`` command line: thin click commands, one module per command family.
+
+Each command parses its options and makes one library call. Only this package turns genomix's own
+errors (:class:`genomix.errors.GenomixError`) into one clear line on stderr and exit code 1; any other
+exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from genomix import __version__
+
+# command name -> "module:attribute"; imported only when the command runs, so --help stays fast.
+_COMMANDS = {
+    "build-dataset": "genomix.cli.build_dataset:build_dataset",
+    "inspect": "genomix.cli.inspect:inspect_cmd",
+    "train": "genomix.cli.train:train",
+    "evaluate": "genomix.cli.train:evaluate",
+    "baseline": "genomix.cli.train:baseline",
+    "annotate": "genomix.cli.annotate:annotate",
+    "score-variants": "genomix.cli.variants:score_variants",
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (torch is slow to import)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in _COMMANDS if self._load(name) is not None)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._load(name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = _COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:  # command not built yet
+                return None
+            raise
+        return getattr(module, attribute)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="genomix")
+def cli() -> None:
+    """Classify long DNA sequences with ChordMixer: build datasets, train, evaluate, annotate."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="genomix")
