@@ -100,7 +100,9 @@ def _stream(path: str) -> Iterator[FastaRecord]:
         first = handle.read(1)
         while first.isspace():
             first = handle.read(1)
-        if first and first != ">":
+        if not first:
+            return
+        if first != ">":
             _raise_not_fasta(path, (first + handle.read(40)).encode("utf-8", "replace"))
         parser = SimpleFastaParser(_prepend(first, handle))
         for description, sequence in parser:

@@ -109,6 +109,8 @@ def read_genbank(path: str | os.PathLike) -> Iterator[GenBankRecord]:
                     record = next(parser)
             except StopIteration:
                 break
+            except UnicodeDecodeError:
+                raise  # read_errors says "not a text file"
             except ValueError as error:
                 raise InputFormatError(
                     f"{path}: record {number + 1}{_after(previous)}: not valid GenBank: "
