@@ -1,0 +1,395 @@
+"""ChordMixer (Khalitov et al., ICLR 2023): MLP mixing plus a fixed multi-scale rotation.
+
+Same constructor keywords and parameter names as the published code, so its weights load directly.
+Two modes behind one API:
+
+* equal lengths: ``(B, L)`` tokens (or ``(B, L, C)`` values) -> ``(B, output_size)``; every
+  sequence runs all ``ceil(log2(max_seq_len))`` blocks.
+* variable lengths (``var_len=True``): sequences concatenated along dim 0 plus their ``lengths``;
+  each sequence is rotated within itself and gets its own depth ``ceil(log2(L_i))`` (capped at the
+  model's block count), so its output does not depend on which sequences share the batch.
+
+Speed: the rotation is one row gather with an index built once per batch (see
+:mod:`genomix.models.rotation`); sequences are ordered by depth once per batch so that block ``k``
+runs on a prefix of the rows holding exactly the sequences that still need depth; segment means use
+``index_add`` rather than a loop over sequences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from genomix.models.rotation import Rotation, build_rotation, rotate_add
+
+EMBEDDINGS = ("sparse", "linear")
+NORMS = ("LN", "BN", "GN", "None")
+DECODERS = ("linear", "per_position", "none")
+
+
+def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
+
+
+def n_blocks_for(max_seq_len: int) -> int:
+    """Number of blocks for a model that accepts sequences up to ``max_seq_len``: ``ceil(log2)``."""
+    if max_seq_len < 1:
+        raise ValueError(f"max_seq_len must be >= 1; got {max_seq_len}")
+    return math.ceil(math.log2(max_seq_len)) if max_seq_len > 1 else 0
+
+
+def depth_for(lengths: Tensor, n_blocks: int) -> Tensor:
+    """Per-sequence depth ``min(ceil(log2(L_i)), n_blocks)`` (0 for ``L_i = 1``), exact in integers."""
+    lengths = lengths.to(torch.int64)
+    # ceil(log2(L)) == bit length of (L - 1)
+    depth = torch.zeros_like(lengths)
+    remaining = lengths - 1
+    while bool((remaining > 0).any()):
+        depth += (remaining > 0).to(torch.int64)
+        remaining = remaining >> 1
+    return depth.clamp(max=n_blocks)
+
+
+class BatchNorm(nn.Module):
+    """BatchNorm over channels of ``(N, D)`` rows (statistics over every position in the batch)."""
+
+    def __init__(self, embedding_size: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm1d(embedding_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.bn(x)
+
+
+class GroupNorm(nn.Module):
+    """GroupNorm with ``track_size`` groups, applied to each position's ``D`` channels."""
+
+    def __init__(self, embedding_size: int, track_size: int) -> None:
+        super().__init__()
+        self.gn = nn.GroupNorm(track_size, embedding_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.gn(x)
+
+
+def make_norm(kind: str, embedding_size: int, track_size: int) -> nn.Module:
+    """The norm named ``kind`` (``'LN'``, ``'BN'``, ``'GN'`` or ``'None'``)."""
+    _check_choice("norm", kind, NORMS)
+    if kind == "LN":
+        return nn.LayerNorm(embedding_size)
+    if kind == "BN":
+        return BatchNorm(embedding_size)
+    if kind == "GN":
+        return GroupNorm(embedding_size, track_size)
+    return nn.Identity()
+
+
+class Mlp(nn.Module):
+    """Position-wise ``Linear(D, hidden) -> GELU -> Dropout -> Linear(hidden, D) -> Dropout``."""
+
+    def __init__(self, embedding_size: int, hidden_size: int, dropout: float) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(embedding_size, hidden_size)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_size, embedding_size)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class ChordMixerBlock(nn.Module):
+    """``y = norm(x + rotate(layer_dropout(mix(prenorm(x)))))`` on ``(n, D)`` rows."""
+
+    def __init__(self, embedding_size: int, track_size: int, hidden_size: int, mlp_dropout: float,
+                 layer_dropout: float, prenorm: str, norm: str) -> None:
+        super().__init__()
+        self.prenorm = make_norm(prenorm, embedding_size, track_size)
+        self.mix = Mlp(embedding_size, hidden_size, mlp_dropout)
+        self.dropout = nn.Dropout(layer_dropout)
+        self.norm = make_norm(norm, embedding_size, track_size)
+
+    def forward(self, x: Tensor, index: Tensor, inverse: Tensor, n_tracks: int) -> Tensor:
+        update = self.dropout(self.mix(self.prenorm(x)))
+        return self.norm(rotate_add(x, update, index, inverse, n_tracks))
+
+
+class ChordMixerEncoder(nn.Module):
+    """The stack of ChordMixer blocks, on embedded inputs.
+
+    Args:
+        max_seq_len: longest sequence the model is built for; sets ``n_tracks = ceil(log2) + 1``
+            and the block count ``ceil(log2(max_seq_len))``.
+        track_size: channels per track; ``D = n_tracks * track_size``.
+        hidden_size: width of each block's MLP.
+        mlp_dropout, layer_dropout: dropout inside the MLP and on the block's update.
+        prenorm, norm: ``'LN'``, ``'BN'``, ``'GN'`` or ``'None'``.
+        var_len: variable-lengths mode (concatenated rows plus lengths).
+        grad_checkpointing: recompute each block's activations in the backward pass instead of
+            storing them (memory for megabase sequences, about one extra forward of compute).
+    """
+
+    def __init__(self, max_seq_len: int, track_size: int, hidden_size: int, mlp_dropout: float = 0.0,
+                 layer_dropout: float = 0.0, prenorm: str = "None", norm: str = "None",
+                 var_len: bool = False, grad_checkpointing: bool = False) -> None:
+        super().__init__()
+        _check_choice("prenorm", prenorm, NORMS)
+        _check_choice("norm", norm, NORMS)
+        if track_size < 1 or hidden_size < 1:
+            raise ValueError(f"track_size and hidden_size must be >= 1; got {track_size}, {hidden_size}")
+        self.max_seq_len = max_seq_len
+        self.n_blocks = n_blocks_for(max_seq_len)
+        self.n_tracks = self.n_blocks + 1
+        self.track_size = track_size
+        self.embedding_size = self.n_tracks * track_size
+        self.var_len = var_len
+        self.grad_checkpointing = grad_checkpointing
+        self.chordmixer_blocks = nn.ModuleList(
+            ChordMixerBlock(self.embedding_size, track_size, hidden_size, mlp_dropout, layer_dropout,
+                            prenorm, norm)
+            for _ in range(self.n_blocks)
+        )
+
+    def forward(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+        """Encode.
+
+        Args:
+            x: ``(B, L, D)`` (equal lengths) or ``(N, D)`` with ``N = sum(lengths)`` (variable).
+            lengths: ``(B,)`` lengths, variable-lengths mode only.
+
+        Returns:
+            Same shape as ``x``.
+        """
+        if self.var_len:
+            lengths = check_lengths(lengths, x.shape[0], x.device)
+            return self.encode_rows(x, lengths, depth_for(lengths, self.n_blocks))
+        if x.dim() != 3:
+            raise ValueError(f"equal-lengths mode expects (B, L, D) input; got shape {tuple(x.shape)}")
+        batch, length, width = x.shape
+        lengths = torch.full((batch,), length, dtype=torch.int64, device=x.device)
+        depths = torch.full((batch,), self.n_blocks, dtype=torch.int64, device=x.device)
+        return self.encode_rows(x.reshape(batch * length, width), lengths, depths).view(x.shape)
+
+    def encode_rows(self, rows: Tensor, lengths: Tensor, depths: Tensor) -> Tensor:
+        """Run the blocks on ``(N, D)`` rows; sequence ``i`` gets ``depths[i]`` blocks.
+
+        Sequences are reordered by decreasing depth (only when needed) so that block ``k`` runs on
+        the prefix of rows whose sequences have ``depth > k``; the order is restored at the end.
+        """
+        if rows.is_floating_point() and torch.is_autocast_enabled(rows.device.type):
+            # bf16/fp16 activations end to end under autocast: half the memory traffic of a
+            # float32 residual stream, no mixed-dtype adds, and what megabase inputs need to fit.
+            rows = rows.to(torch.get_autocast_dtype(rows.device.type))
+        order = None
+        if len(depths) > 1 and bool((depths[1:] > depths[:-1]).any()):
+            order = torch.sort(depths, descending=True, stable=True).indices
+            token_order = _token_permutation(lengths, order)
+            rows, lengths, depths = rows.index_select(0, token_order), lengths[order], depths[order]
+        rotation = build_rotation(lengths, self.n_tracks)
+        active = _active_tokens(lengths, depths, self.n_blocks)
+        for block, n_active in zip(self.chordmixer_blocks, active):
+            if n_active == 0:
+                break
+            rows = self._run_block(block, rows, rotation, n_active)
+        if order is not None:
+            inverse = torch.empty_like(token_order)
+            inverse[token_order] = torch.arange(len(token_order), device=rows.device)
+            rows = rows.index_select(0, inverse)
+        return rows
+
+    def _run_block(self, block: ChordMixerBlock, rows: Tensor, rotation: Rotation, n_active: int) -> Tensor:
+        index, inverse = rotation.prefix(n_active)
+        head = rows if n_active == rows.shape[0] else rows[:n_active]
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            out = checkpoint(block, head, index, inverse, self.n_tracks, use_reentrant=False)
+        else:
+            out = block(head, index, inverse, self.n_tracks)
+        if n_active == rows.shape[0]:
+            return out
+        return torch.cat([out, rows[n_active:].to(out.dtype)], 0)
+
+
+def check_lengths(lengths: Tensor | Sequence[int] | None, n_rows: int, device: torch.device) -> Tensor:
+    """Validate variable-length ``lengths`` against ``n_rows`` concatenated rows."""
+    if lengths is None:
+        raise ValueError("variable-lengths mode (var_len=True) needs lengths: model(x, lengths)")
+    lengths = torch.as_tensor(lengths, dtype=torch.int64, device=device)
+    if lengths.dim() != 1 or lengths.numel() == 0:
+        raise ValueError(f"lengths must be a non-empty 1-D sequence; got shape {tuple(lengths.shape)}")
+    if bool((lengths < 1).any()):
+        raise ValueError(f"every length must be >= 1; got min {int(lengths.min())}")
+    if int(lengths.sum()) != n_rows:
+        raise ValueError(f"lengths sum to {int(lengths.sum())} but the input has {n_rows} rows; "
+                         "concatenate the sequences along dim 0")
+    return lengths
+
+
+def _token_permutation(lengths: Tensor, order: Tensor) -> Tensor:
+    """Row indices that lay sequences out in ``order`` (each sequence's rows stay contiguous)."""
+    starts = torch.cumsum(lengths, 0) - lengths
+    new_lengths = lengths[order]
+    new_starts = torch.cumsum(new_lengths, 0) - new_lengths
+    sequence_of = torch.repeat_interleave(torch.arange(len(order), device=lengths.device), new_lengths)
+    within = torch.arange(int(new_lengths.sum()), device=lengths.device) - new_starts[sequence_of]
+    return starts[order][sequence_of] + within
+
+
+def _active_tokens(lengths: Tensor, depths: Tensor, n_blocks: int) -> list[int]:
+    """For each block ``k``, the number of leading rows whose sequences have ``depth > k``.
+
+    Requires sequences ordered by non-increasing depth. One host sync per batch, not per block.
+    """
+    cumulative = torch.cumsum(lengths, 0).tolist()
+    depth_list = depths.tolist()
+    active = []
+    for k in range(n_blocks):
+        n_sequences = sum(1 for d in depth_list if d > k)
+        active.append(cumulative[n_sequences - 1] if n_sequences else 0)
+    return active
+
+
+class _SegmentMean(torch.autograd.Function):
+    """Per-sequence means accumulated in float32 whatever the rows' dtype (bf16 sums drift)."""
+
+    @staticmethod
+    def forward(ctx, rows: Tensor, lengths: Tensor, sequence_of: Tensor, chunk: int) -> Tensor:
+        sums = torch.zeros(len(lengths), rows.shape[1], dtype=torch.float32, device=rows.device)
+        for start in range(0, rows.shape[0], chunk):
+            stop = min(start + chunk, rows.shape[0])
+            sums.index_add_(0, sequence_of[start:stop], rows[start:stop].float())
+        ctx.save_for_backward(lengths, sequence_of)
+        ctx.rows_dtype = rows.dtype
+        return sums / lengths.unsqueeze(1).float()
+
+    @staticmethod
+    def backward(ctx, grad_means: Tensor):
+        lengths, sequence_of = ctx.saved_tensors
+        per_sequence = (grad_means / lengths.unsqueeze(1).float()).to(ctx.rows_dtype)
+        return per_sequence.index_select(0, sequence_of), None, None, None
+
+
+def segment_mean(rows: Tensor, lengths: Tensor, *, chunk: int = 1 << 16) -> Tensor:
+    """Mean of each sequence's rows: ``(N, D)``, ``(B,)`` -> ``(B, D)`` float32, no Python loop
+    over sequences (rows are read in chunks of ``chunk`` to bound the float32 copy)."""
+    sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=rows.device), lengths)
+    return _SegmentMean.apply(rows, lengths, sequence_of, chunk)
+
+
+class LinearDecoder(nn.Module):
+    """Mean over each sequence's positions, then ``Linear(D, output_size)``."""
+
+    def __init__(self, embedding_size: int, output_size: int) -> None:
+        super().__init__()
+        self.decoder = nn.Linear(embedding_size, output_size)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        pooled = x.float().mean(dim=1) if lengths is None else segment_mean(x, lengths)
+        return self.decoder(pooled)
+
+
+class PerPositionDecoder(nn.Module):
+    """``Linear(D, output_size)`` at every position (token-level tasks, e.g. masked nucleotides)."""
+
+    def __init__(self, embedding_size: int, output_size: int) -> None:
+        super().__init__()
+        self.decoder = nn.Linear(embedding_size, output_size)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.decoder(x)
+
+
+class ChordMixer(nn.Module):
+    """Embedding, ChordMixer encoder and decoder, with the published constructor.
+
+    Args:
+        input_size: vocabulary size (``'sparse'``, token 0 is padding) or channels (``'linear'``).
+        output_size: classes (logits) or regression targets.
+        embedding_type: ``'sparse'`` (``nn.Embedding``) or ``'linear'`` (``nn.Linear``).
+        decoder: ``'linear'`` (mean-pool then linear: ``(B, output_size)``), ``'per_position'``
+            (linear at each position: ``(B, L, output_size)`` or ``(N, output_size)``) or ``'none'``
+            (the encoder's features).
+        max_seq_len, track_size, hidden_size, mlp_dropout, layer_dropout, prenorm, norm, var_len,
+        grad_checkpointing: see :class:`ChordMixerEncoder`.
+
+    Shapes:
+        equal lengths: ``(B, L)`` tokens or ``(B, L, C)`` values -> ``(B, output_size)``.
+        variable lengths: ``(N,)`` tokens or ``(N, C)`` values plus ``(B,)`` lengths ->
+        ``(B, output_size)``.
+    """
+
+    def __init__(self, input_size: int, output_size: int, embedding_type: str = "sparse",
+                 decoder: str = "linear", max_seq_len: int = 2000, track_size: int = 16,
+                 hidden_size: int = 128, mlp_dropout: float = 0.0, layer_dropout: float = 0.0,
+                 prenorm: str = "None", norm: str = "None", var_len: bool = False,
+                 grad_checkpointing: bool = False) -> None:
+        super().__init__()
+        _check_choice("embedding_type", embedding_type, EMBEDDINGS)
+        _check_choice("decoder", decoder, DECODERS)
+        encoder = ChordMixerEncoder(max_seq_len, track_size, hidden_size, mlp_dropout, layer_dropout,
+                                    prenorm, norm, var_len, grad_checkpointing)
+        self.var_len = var_len
+        self.embedding_type = embedding_type
+        embedding_size = encoder.embedding_size
+        if embedding_type == "sparse":
+            self.embedding = nn.Embedding(input_size, embedding_size, padding_idx=0)
+        else:
+            self.embedding = nn.Linear(input_size, embedding_size)
+        self.encoder = encoder
+        if decoder == "linear":
+            self.decoder = LinearDecoder(embedding_size, output_size)
+        elif decoder == "per_position":
+            self.decoder = PerPositionDecoder(embedding_size, output_size)
+        else:
+            self.decoder = None
+        self.reset_parameters()
+
+    @property
+    def embedding_size(self) -> int:
+        return self.encoder.embedding_size
+
+    @property
+    def grad_checkpointing(self) -> bool:
+        return self.encoder.grad_checkpointing
+
+    @grad_checkpointing.setter
+    def grad_checkpointing(self, value: bool) -> None:
+        self.encoder.grad_checkpointing = value
+
+    def reset_parameters(self) -> None:
+        """Xavier-uniform Linear weights, zero biases, N(0, 1) embeddings with the padding row zeroed."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight)
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+
+    def forward(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+        """Classify or regress; see the class docstring for shapes."""
+        if self.var_len:
+            lengths = check_lengths(lengths, x.shape[0], x.device)
+        elif lengths is not None:
+            raise ValueError("lengths are only for variable-lengths mode; build the model with var_len=True")
+        features = self.encoder(self.embed(x), lengths)
+        if self.decoder is None:
+            return features
+        return self.decoder(features, lengths)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Tokens ``(..., )`` long or values ``(..., C)`` float -> ``(..., D)``."""
+        if self.embedding_type == "sparse":
+            if x.dtype not in (torch.int64, torch.int32, torch.uint8, torch.int16):
+                raise ValueError(f"'sparse' embedding takes integer tokens; got {x.dtype}")
+            return self.embedding(x.long() if x.dtype != torch.int64 else x)
+        return self.embedding(x.to(self.embedding.weight.dtype))
+
+
+__all__ = ["ChordMixer", "ChordMixerEncoder", "ChordMixerBlock", "LinearDecoder", "PerPositionDecoder",
+           "segment_mean", "depth_for", "n_blocks_for"]

@@ -1,0 +1,128 @@
+"""The chord rotation as one gather: index computed once per batch, reused by every block.
+
+Layout: activations are ``(N, D)`` rows (sequences concatenated), ``D = n_tracks * track_size``.
+Viewed as ``(N * n_tracks, track_size)``, rotating every track of every sequence is a single row
+permutation: output row ``(n, t)`` reads input row ``(src(n, t), t)`` where, for position ``p`` of a
+sequence of length ``L`` starting at ``offset``, ``src = offset + (p + shift_t) mod L`` and
+``shift_0 = 0``, ``shift_t = 2**(t-1)``. The permutation is the same in every block, so it is built
+once; its inverse drives the backward pass (a gather, not a scatter-add).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A batch's rotation permutation over ``(N * n_tracks)`` rows of ``track_size`` channels.
+
+    Attributes:
+        index: ``(N * n_tracks,)`` int32 (int64 on GPU or past 2**31 rows); output row ``r`` reads
+            input row ``index[r]``.
+        inverse: same dtype; ``index[inverse[r]] == r``.
+        n_tracks: number of tracks.
+
+    Sequences never read outside themselves, so the first ``n`` tokens' rows
+    (``index[: n * n_tracks]``) form a valid rotation of those tokens alone: that is how a block
+    runs on a prefix of the batch (the sequences that still need depth).
+    """
+
+    index: Tensor
+    inverse: Tensor
+    n_tracks: int
+
+    def prefix(self, n_tokens: int) -> tuple[Tensor, Tensor]:
+        """Index and inverse restricted to the first ``n_tokens`` tokens."""
+        rows = n_tokens * self.n_tracks
+        return self.index[:rows], self.inverse[:rows]
+
+
+def track_shifts(n_tracks: int) -> list[int]:
+    """Shift of each track: ``[0, 1, 2, 4, ..., 2**(n_tracks-2)]``."""
+    return [0] + [2 ** (t - 1) for t in range(1, n_tracks)]
+
+
+def build_rotation(lengths: Tensor, n_tracks: int) -> Rotation:
+    """Build the rotation permutation for sequences of ``lengths`` laid end to end.
+
+    Args:
+        lengths: ``(B,)`` int64 lengths (all >= 1), on the device of the activations.
+        n_tracks: number of tracks.
+
+    Returns:
+        The :class:`Rotation` for ``N = lengths.sum()`` tokens.
+    """
+    device = lengths.device
+    lengths = lengths.to(torch.int64)
+    n_tokens = int(lengths.sum())
+    starts = torch.cumsum(lengths, 0) - lengths
+    sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=device), lengths)
+    start_of = starts[sequence_of]  # (N,)
+    length_of = lengths[sequence_of]  # (N,)
+    position = torch.arange(n_tokens, device=device) - start_of
+    shifts = torch.tensor(track_shifts(n_tracks), device=device, dtype=torch.int64)
+    tracks = torch.arange(n_tracks, device=device, dtype=torch.int64)
+    # source token of (n, t), then the flat row of (source token, t)
+    source = start_of[:, None] + torch.remainder(position[:, None] + shifts[None, :], length_of[:, None])
+    index = (source * n_tracks + tracks[None, :]).reshape(-1)
+    inverse = torch.empty_like(index)
+    inverse[index] = torch.arange(index.numel(), device=device, dtype=torch.int64)
+    if index.numel() < 2**31 and device.type == "cpu":  # int32 indices gather faster on CPU
+        index, inverse = index.to(torch.int32), inverse.to(torch.int32)
+    return Rotation(index=index, inverse=inverse, n_tracks=n_tracks)
+
+
+class _RotateAdd(torch.autograd.Function):
+    """``residual + rotate(update)`` in one pass; backward gathers through the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, residual: Tensor, update: Tensor, index: Tensor, inverse: Tensor,
+                n_tracks: int) -> Tensor:
+        rotated = _gather_rows(update, index)
+        ctx.save_for_backward(inverse)
+        ctx.n_tracks = n_tracks
+        ctx.update_dtype = update.dtype
+        if rotated.dtype == residual.dtype:
+            return rotated.add_(residual)
+        return torch.add(residual, rotated)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        (inverse,) = ctx.saved_tensors
+        grad_update = _gather_rows(grad_output.to(ctx.update_dtype), inverse)
+        return grad_output, grad_update, None, None, None
+
+
+def _gather_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x`` viewed as ``index.numel()`` rows, gathered by ``index``; same shape as ``x``.
+
+    Rows of bf16/fp16 are moved as 32-bit words (a bit copy), which the CPU gather handles faster.
+    """
+    rows = x.contiguous().view(index.numel(), -1)
+    if rows.element_size() == 2 and rows.shape[1] % 2 == 0:
+        rows = rows.view(torch.int32)
+    return rows.index_select(0, index).view(x.dtype).view(x.shape)
+
+
+def rotate_add(residual: Tensor, update: Tensor, index: Tensor, inverse: Tensor, n_tracks: int) -> Tensor:
+    """Return ``residual + rotate(update)``.
+
+    Args:
+        residual: ``(n, D)`` activations before the block.
+        update: ``(n, D)`` the block's MLP output (may be a lower precision than ``residual``).
+        index, inverse: the rotation permutation for these ``n`` tokens (``n * n_tracks`` entries).
+        n_tracks: number of tracks.
+
+    Returns:
+        ``(n, D)`` in the promoted dtype of ``residual`` and ``update``.
+    """
+    return _RotateAdd.apply(residual, update, index, inverse, n_tracks)
+
+
+def rotate(x: Tensor, index: Tensor, n_tracks: int) -> Tensor:
+    """Rotate ``(n, D)`` activations (no residual); differentiable through ``index_select``."""
+    return _gather_rows(x, index)

@@ -1,0 +1,185 @@
+"""Benchmark: genomix's ChordMixer against a plain implementation, training and inference.
+
+Reproduces the numbers in docs/benchmarks.md ("Model"). Run it with one command:
+
+    .venv/bin/python pipelines/bench_model.py            # CPU; add --device cuda on a GPU
+
+Two workloads, track_size 16, hidden 128 (D = 240, 14 blocks):
+  (a) equal lengths, B = 2, L = 16,384
+  (b) variable lengths [16384, 12000, 9000, 5000]
+For each implementation (plain: one torch.roll per sequence and track, as the published code does;
+genomix: one gather per block with a per-batch index) and precision (fp32, bf16 autocast) it prints
+training tokens/s (forward + backward + AdamW step), inference tokens/s (forward only), and peak
+memory, each measured in a fresh subprocess so peaks do not mix. It first checks that both give the
+same fp32 outputs and gradients from one state dict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from plain_chordmixer import PlainChordMixer  # noqa: E402
+
+from genomix import ChordMixer  # noqa: E402
+
+WORKLOADS = {
+    "a": {"label": "(a) equal B=2 x 16,384", "lengths": [16384, 16384], "var_len": False},
+    "b": {"label": "(b) var [16384,12000,9000,5000]", "lengths": [16384, 12000, 9000, 5000], "var_len": True},
+}
+MODEL = dict(input_size=16, output_size=7, max_seq_len=16384, track_size=16, hidden_size=128,
+             prenorm="LN", norm="None")
+
+
+def build(impl: str, var_len: bool, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    net = ChordMixer(**MODEL, var_len=var_len)
+    if impl == "plain":
+        plain = PlainChordMixer(**MODEL, var_len=var_len)
+        plain.load_state_dict(net.state_dict())
+        return plain
+    return net
+
+
+def make_batch(workload: dict, device: str, seed: int = 1):
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor(workload["lengths"])
+    if workload["var_len"]:
+        tokens = torch.randint(1, 16, (int(lengths.sum()),), generator=generator)
+        return tokens.to(device), lengths.to(device), torch.randint(0, 7, (len(lengths),), generator=generator).to(device)
+    tokens = torch.randint(1, 16, (len(lengths), int(lengths[0])), generator=generator)
+    return tokens.to(device), None, torch.randint(0, 7, (len(lengths),), generator=generator).to(device)
+
+
+def peak_memory_mb(device: str) -> float:
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def measure(impl: str, workload_key: str, precision: str, mode: str, device: str, repeats: int) -> dict:
+    """One measurement in this process (called in a subprocess by main)."""
+    workload = WORKLOADS[workload_key]
+    net = build(impl, workload["var_len"]).to(device)
+    tokens, lengths, labels = make_batch(workload, device)
+    n_tokens = sum(workload["lengths"])
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+    def step():
+        if mode == "train":
+            with autocast:
+                logits = net(tokens, lengths)
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        else:
+            with torch.inference_mode(), autocast:
+                net(tokens, lengths)
+
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    best = min(times)
+    return {"seconds": best, "tokens_per_s": n_tokens / best, "peak_mb": peak_memory_mb(device)}
+
+
+def check_equivalence(device: str) -> list[str]:
+    """fp32 outputs and gradients of plain and genomix from one state dict, both workloads."""
+    lines = []
+    for key, workload in WORKLOADS.items():
+        outputs, grads = [], []
+        for impl in ("plain", "genomix"):
+            net = build(impl, workload["var_len"]).to(device)
+            tokens, lengths, labels = make_batch(workload, device)
+            logits = net(tokens, lengths)
+            torch.nn.functional.cross_entropy(logits, labels).backward()
+            outputs.append(logits.detach())
+            grads.append(net.encoder.chordmixer_blocks[0].mix.fc1.weight.grad.detach())
+        out_diff = (outputs[0] - outputs[1]).abs().max().item()
+        grad_diff = ((grads[0] - grads[1]).abs().max() / grads[0].abs().max()).item()
+        lines.append(f"{workload['label']}: max |logit diff| {out_diff:.2e}, max rel grad diff {grad_diff:.2e}")
+    return lines
+
+
+def run_child(args: argparse.Namespace) -> dict:
+    command = [sys.executable, __file__, "--child", json.dumps(
+        {"impl": args.impl, "workload": args.workload, "precision": args.precision, "mode": args.mode})]
+    command += ["--device", args.device, "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"child failed: {' '.join(command)}\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--workloads", default="ab")
+    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.child:
+        spec = json.loads(args.child)
+        print(json.dumps(measure(spec["impl"], spec["workload"], spec["precision"], spec["mode"],
+                                 args.device, args.repeats)))
+        return
+
+    print(f"device: {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    if args.device == "cuda":
+        print(f"gpu: {torch.cuda.get_device_name()}")
+    for line in check_equivalence(args.device):
+        print("equivalence", line)
+    header = f"{'workload':34} {'mode':6} {'prec':5} {'plain tok/s':>12} {'genomix tok/s':>14} {'ratio':>6} " \
+             f"{'plain MB':>9} {'genomix MB':>10}"
+    print(header)
+    results = {}
+    for key in args.workloads:
+        for mode in ("train", "infer"):
+            for precision in args.precisions.split(","):
+                row = {}
+                for impl in ("plain", "genomix"):
+                    ns = argparse.Namespace(impl=impl, workload=key, precision=precision, mode=mode,
+                                            device=args.device, repeats=args.repeats, threads=args.threads)
+                    row[impl] = run_child(ns)
+                results[(key, mode, precision)] = row
+                ratio = row["genomix"]["tokens_per_s"] / row["plain"]["tokens_per_s"]
+                print(f"{WORKLOADS[key]['label']:34} {mode:6} {precision:5} "
+                      f"{row['plain']['tokens_per_s']:12,.0f} {row['genomix']['tokens_per_s']:14,.0f} "
+                      f"{ratio:6.2f} {row['plain']['peak_mb']:9,.0f} {row['genomix']['peak_mb']:10,.0f}",
+                      flush=True)
+    # genomix in its default precision (bf16 where supported) against the published-style fp32 plain
+    for key in args.workloads:
+        for mode in ("train", "infer"):
+            if (key, mode, "bf16") in results and (key, mode, "fp32") in results:
+                ratio = (results[(key, mode, "bf16")]["genomix"]["tokens_per_s"]
+                         / results[(key, mode, "fp32")]["plain"]["tokens_per_s"])
+                print(f"{WORKLOADS[key]['label']:34} {mode:6} genomix bf16 / plain fp32: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
