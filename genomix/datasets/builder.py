@@ -61,13 +61,18 @@ class LabelledCollection:
     meta: list[dict[str, str]] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     records_read: int = 0
+    seen_labels: set = field(default_factory=set)
 
     def skip(self, reason: str) -> None:
         """Count one record skipped for ``reason``."""
         self.skipped[reason] += 1
 
-    def accepts_length(self, length: int) -> bool:
-        """Whether a sequence of ``length`` bases passes ``min_len``/``max_len`` (counts a skip if not)."""
+    def accepts_length(self, length: int, label: str) -> bool:
+        """Whether a sequence of ``length`` bases passes ``min_len``/``max_len`` (counts a skip if not).
+
+        ``label`` is remembered, so ``--classes`` can tell a class filtered out by length from a typo.
+        """
+        self.seen_labels.add(label)
         if length < self.filters.min_len:
             self.skip(f"shorter than --min-len {self.filters.min_len:,}")
             return False
@@ -124,7 +129,7 @@ class LabelledCollection:
         keep = list(range(len(self.ids)))
         wanted = self.filters.classes
         if wanted:
-            present = set(self.labels)
+            present = self.seen_labels | set(self.labels)
             missing = [name for name in wanted if name not in present]
             if missing:
                 raise ConfigError(f"--classes names {', '.join(map(repr, missing))}, which no record has; "

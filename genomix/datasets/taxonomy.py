@@ -123,7 +123,7 @@ def _add_genbank_record(collection: LabelledCollection, record: GenBankRecord, l
     if label is None:
         collection.skip(missing_reason)
         return
-    if not collection.accepts_length(len(record.sequence)):
+    if not collection.accepts_length(len(record.sequence), label):
         return
     tokens = _encode(record.sequence, record.id, record.path)
     meta = {"organism": record.organism, "lineage": "; ".join(record.lineage),
@@ -181,7 +181,7 @@ def build_taxonomy_from_fasta(
         label, meta = found
         if not record.sequence:
             collection.skip("empty sequence")
-        elif collection.accepts_length(len(record.sequence)):
+        elif collection.accepts_length(len(record.sequence), label):
             collection.add(record.id, _encode(record.sequence, record.id, path), label, meta)
     if collection.records_read == 0:
         raise InputFormatError(f"{path}: no FASTA record found (expected lines starting with '>'); "
