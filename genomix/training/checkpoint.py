@@ -1,0 +1,122 @@
+"""Checkpoints: one ``.pt`` file that holds everything to use or resume a model, and never runs code.
+
+A checkpoint is a dict of tensors and primitive containers only, so ``torch.load(weights_only=True)``
+reads it. Keys (format ``genomix-checkpoint``, version 1):
+
+- ``model_state``: the model's ``state_dict`` (tensors, published parameter names).
+- ``model_kwargs``: the ``ChordMixer`` constructor arguments.
+- ``task``, ``alphabet``, ``vocab``, ``classes``: what the model reads and predicts.
+- ``config``: the training config as a dict; ``target_scale``: ``[mean, std]`` for regression.
+- ``train_state`` (``last.pt`` only): ``step``, ``epoch``, ``optimizer``, ``sampler``, ``rng``,
+  ``best_score``, ``bad_evaluations``, ``finished``.
+
+Writes are atomic: a temporary file beside the target, flushed, then renamed over it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genomix.errors import CheckpointError
+
+FORMAT = "genomix-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (plus format and version) atomically to ``path``."""
+    path = Path(path)
+    payload = {"format": FORMAT, "version": VERSION, **payload}
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(payload, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check its format and version.
+
+    Raises:
+        CheckpointError: not a file torch can read safely, or not a genomix checkpoint of this version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a bad file
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"checkpoint {path}: cannot be read safely ({first_line[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path}: not a genomix checkpoint")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(
+            f"checkpoint {path}: version {payload.get('version')!r}, this genomix reads version {VERSION}"
+        )
+    return payload
+
+
+def primitive(value: Any) -> Any:
+    """A JSON round trip: guarantees a value holds only primitives that ``weights_only`` accepts."""
+    return json.loads(json.dumps(value))
+
+
+def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint for inference.
+
+    Args:
+        path: a ``best.pt`` or ``last.pt``.
+        device: where to put the model.
+
+    Returns:
+        ``(model, info)``: the model in eval mode, and a dict with ``task``, ``alphabet``, ``vocab``,
+        ``classes``, ``config``, ``model_kwargs`` and ``target_scale``.
+
+    Raises:
+        CheckpointError: unreadable, or the weights do not fit the saved model arguments.
+    """
+    from genomix.training.tasks import build_model
+
+    payload = read_checkpoint(path)
+    try:
+        model = build_model(payload["model_kwargs"])
+        model.load_state_dict(payload["model_state"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit the model ({str(error)[:200]})") from None
+    model.to(device).eval()
+    info = {key: payload.get(key) for key in
+            ("task", "alphabet", "vocab", "classes", "config", "model_kwargs", "target_scale")}
+    return model, info
+
+
+def check_fits(info: dict[str, Any], dataset: Any, *, path: str | Path) -> None:
+    """Raise unless a checkpoint's task, alphabet, vocab and classes match a dataset's.
+
+    Raises:
+        CheckpointError: naming the first thing that differs.
+    """
+    for key in ("task", "alphabet"):
+        if info.get(key) != getattr(dataset, key):
+            raise CheckpointError(
+                f"checkpoint {path} does not fit the dataset: {key} is {info.get(key)!r} in the checkpoint, "
+                f"{getattr(dataset, key)!r} in the dataset"
+            )
+    if primitive(info.get("vocab")) != primitive(dataset.vocab):
+        raise CheckpointError(f"checkpoint {path} does not fit the dataset: the vocabularies differ")
+    if info.get("task") == "classification" and list(info.get("classes") or []) != list(dataset.classes or []):
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the dataset: classes {info.get('classes')} in the checkpoint, "
+            f"{list(dataset.classes or [])} in the dataset"
+        )

@@ -1,0 +1,231 @@
+"""Training configuration: one dataclass, read from TOML, overridden by ``key=value``, validated once.
+
+A config file holds top-level training keys and a ``[model]`` table::
+
+    # what this reproduces, and the one command that runs it
+    epochs = 6
+    lr = 2e-3
+    [model]
+    track_size = 8
+
+On the command line ``lr=1e-3`` or ``model.track_size=16`` override the file. :func:`validate` is the
+one place that checks keys and values: it reports every unknown key and every bad value at once, as
+one :class:`~genomix.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from genomix.errors import ConfigError
+
+NORMS = ("LN", "BN", "GN", "None")
+PRECISIONS = ("fp32", "bf16")
+CLASS_WEIGHTS = ("none", "balanced")
+
+
+@dataclass
+class ModelConfig:
+    """ChordMixer options; ``0`` / ``"auto"`` means "sized from the dataset"."""
+
+    track_size: int = 16
+    hidden_size: int = 128
+    mlp_dropout: float = 0.0
+    layer_dropout: float = 0.0
+    prenorm: str = "LN"
+    norm: str = "None"
+    max_seq_len: int = 0
+    embedding_type: str = "auto"
+
+
+@dataclass
+class TrainConfig:
+    """Every option of ``genomix train``.
+
+    Attributes:
+        seed: seeds weights, shuffling and dropout.
+        epochs: passes over the train split.
+        max_tokens: token budget of one batch per process (sum of sequence lengths).
+        eval_max_tokens: token budget for evaluation batches (0 = ``2 * max_tokens``).
+        pool_size: sequences sorted by length together before packing batches.
+        lr: peak learning rate (after warm-up).
+        min_lr: learning rate at the end of the cosine decay.
+        warmup_fraction: fraction of all optimizer steps spent warming up linearly from 0.
+        weight_decay: AdamW weight decay (not applied to biases, norms and embeddings).
+        grad_clip: clip the global gradient norm to this (0 = off).
+        grad_accum: batches per optimizer step.
+        class_weights: ``none`` or ``balanced`` (inverse class frequency in train).
+        precision: ``fp32`` or ``bf16`` (autocast, CPU and CUDA).
+        grad_checkpointing: recompute block activations in the backward pass (less memory).
+        eval_every: evaluate on valid every N optimizer steps (0 = at the end of each epoch).
+        checkpoint_every: write ``last.pt`` every N optimizer steps (0 = only at evaluations/end).
+        patience: stop after this many evaluations without improvement (0 = never).
+        select_metric: valid metric for ``best.pt``: ``auto`` (roc_auc / neg. MSE), or a metric name.
+        final_test: evaluate ``best.pt`` on test once at the end (written as ``test_metrics.json``).
+        num_threads: torch CPU threads (0 = torch's default).
+        max_minutes: stop training after this many minutes (0 = no limit); the schedule is not changed.
+        model: ChordMixer options.
+    """
+
+    seed: int = 0
+    epochs: int = 10
+    max_tokens: int = 32768
+    eval_max_tokens: int = 0
+    pool_size: int = 256
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    warmup_fraction: float = 0.05
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    grad_accum: int = 1
+    class_weights: str = "none"
+    precision: str = "fp32"
+    grad_checkpointing: bool = False
+    eval_every: int = 0
+    checkpoint_every: int = 100
+    patience: int = 0
+    select_metric: str = "auto"
+    final_test: bool = False
+    num_threads: int = 0
+    max_minutes: float = 0.0
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (primitives only), as written to ``config.json`` and checkpoints."""
+        return asdict(self)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read a TOML config (optional), apply ``key=value`` overrides, validate everything at once.
+
+    Args:
+        path: a TOML file, or ``None`` for the defaults.
+        overrides: strings ``key=value`` or ``model.key=value``; values are parsed as TOML values
+            (``lr=1e-3``, ``precision=bf16``, ``grad_checkpointing=true``).
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or any key or value is wrong (all listed).
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except OSError as error:
+            raise ConfigError(f"config {path}: cannot read it ({error.strerror})") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config {path}: not valid TOML ({error})") from None
+    problems: list[str] = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"override {item!r} should look like key=value")
+            continue
+        _set_dotted(raw, key.strip(), _parse_value(text.strip()))
+    return from_dict(raw, source=str(path) if path else "config", problems=problems)
+
+
+def from_dict(raw: dict[str, Any], *, source: str = "config", problems: list[str] | None = None) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a nested dict, checking every key and value (all at once).
+
+    Raises:
+        ConfigError: listing every unknown key and every bad value.
+    """
+    problems = list(problems or [])
+    raw = dict(raw)
+    model_raw = raw.pop("model", {})
+    if not isinstance(model_raw, dict):
+        problems.append(f"'model' should be a table, got {model_raw!r}")
+        model_raw = {}
+    model = ModelConfig(**_typed_values(ModelConfig, model_raw, "model.", problems))
+    config = TrainConfig(**_typed_values(TrainConfig, raw, "", problems), model=model)
+    problems.extend(validate(config))
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return config
+
+
+def validate(config: TrainConfig) -> list[str]:
+    """Every problem with the values of ``config`` (empty when it is fine)."""
+    problems: list[str] = []
+
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(message)
+
+    check(config.epochs >= 1, f"epochs should be >= 1, got {config.epochs}")
+    check(config.max_tokens >= 1, f"max_tokens should be >= 1, got {config.max_tokens}")
+    check(config.eval_max_tokens >= 0, f"eval_max_tokens should be >= 0, got {config.eval_max_tokens}")
+    check(config.pool_size >= 1, f"pool_size should be >= 1, got {config.pool_size}")
+    check(config.lr > 0, f"lr should be > 0, got {config.lr}")
+    check(0 <= config.min_lr <= config.lr, f"min_lr should be in [0, lr], got {config.min_lr}")
+    check(0 <= config.warmup_fraction < 1, f"warmup_fraction should be in [0, 1), got {config.warmup_fraction}")
+    check(config.weight_decay >= 0, f"weight_decay should be >= 0, got {config.weight_decay}")
+    check(config.grad_clip >= 0, f"grad_clip should be >= 0, got {config.grad_clip}")
+    check(config.grad_accum >= 1, f"grad_accum should be >= 1, got {config.grad_accum}")
+    check(config.class_weights in CLASS_WEIGHTS,
+          f"class_weights should be one of {', '.join(CLASS_WEIGHTS)}, got {config.class_weights!r}")
+    check(config.precision in PRECISIONS,
+          f"precision should be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
+    check(config.eval_every >= 0, f"eval_every should be >= 0, got {config.eval_every}")
+    check(config.checkpoint_every >= 0, f"checkpoint_every should be >= 0, got {config.checkpoint_every}")
+    check(config.patience >= 0, f"patience should be >= 0, got {config.patience}")
+    check(config.num_threads >= 0, f"num_threads should be >= 0, got {config.num_threads}")
+    check(config.max_minutes >= 0, f"max_minutes should be >= 0, got {config.max_minutes}")
+    model = config.model
+    check(model.track_size >= 1, f"model.track_size should be >= 1, got {model.track_size}")
+    check(model.hidden_size >= 1, f"model.hidden_size should be >= 1, got {model.hidden_size}")
+    check(0 <= model.mlp_dropout < 1, f"model.mlp_dropout should be in [0, 1), got {model.mlp_dropout}")
+    check(0 <= model.layer_dropout < 1, f"model.layer_dropout should be in [0, 1), got {model.layer_dropout}")
+    check(model.prenorm in NORMS, f"model.prenorm should be one of {', '.join(NORMS)}, got {model.prenorm!r}")
+    check(model.norm in NORMS, f"model.norm should be one of {', '.join(NORMS)}, got {model.norm!r}")
+    check(model.max_seq_len >= 0, f"model.max_seq_len should be >= 0, got {model.max_seq_len}")
+    check(model.embedding_type in ("auto", "sparse", "linear"),
+          f"model.embedding_type should be one of auto, sparse, linear, got {model.embedding_type!r}")
+    return problems
+
+
+def _typed_values(cls: type, raw: dict[str, Any], prefix: str, problems: list[str]) -> dict[str, Any]:
+    known = {f.name: f for f in fields(cls) if f.name != "model"}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            hint = _close_match(key, known)
+            problems.append(f"unknown key '{prefix}{key}'" + (f" (did you mean '{prefix}{hint}'?)" if hint else ""))
+            continue
+        default = known[key].default
+        expected = type(default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not expected:
+            problems.append(f"'{prefix}{key}' should be {expected.__name__}, got {value!r}")
+            continue
+        values[key] = value
+    return values
+
+
+def _close_match(key: str, known: dict[str, dataclasses.Field]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(key, list(known), n=1)
+    return matches[0] if matches else None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word: a string (e.g. precision=bf16)
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            return
+    node[last] = value

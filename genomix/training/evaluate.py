@@ -1,0 +1,140 @@
+"""Evaluation: predict a split with a model, compute every metric, write ``evaluation.json`` and plots."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genomix.datasets.sampler import TokenBudgetBatchSampler
+from genomix.datasets.store import open_dataset
+from genomix.errors import DatasetFormatError
+from genomix.training import rundir
+from genomix.training.checkpoint import check_fits, load_model
+from genomix.training.metrics import metrics_by_length
+from genomix.training.tasks import ClassificationTask, RegressionTask, batch_inputs
+
+logger = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def predict_split(
+    model: torch.nn.Module,
+    split: Any,
+    *,
+    task: Any,
+    alphabet: str,
+    max_tokens: int,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores for every sequence of a split, in the split's order.
+
+    Args:
+        model: a variable-length ChordMixer.
+        split: a dataset split view.
+        task: the task object (turns outputs into scores).
+        alphabet: the dataset's alphabet.
+        max_tokens: token budget per batch (batches of similar lengths, sorted).
+        device: where the model is.
+        precision: ``fp32`` or ``bf16``.
+        progress: called with the number of sequences done after each batch.
+
+    Returns:
+        ``(scores, labels, lengths)``: ``(n, n_classes)`` probabilities or ``(n,)`` predictions,
+        ``(n,)`` labels, ``(n,)`` lengths.
+    """
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    lengths = np.asarray(split.lengths, dtype=np.int64)
+    sampler = TokenBudgetBatchSampler(lengths, max_tokens=max_tokens, shuffle=False)
+    chunks: list[tuple[np.ndarray, np.ndarray]] = []
+    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
+    for batch in sampler:
+        indices = np.asarray(batch, dtype=np.int64)
+        data, batch_lengths = split.read_many(indices)
+        inputs, lengths_t = batch_inputs(data, batch_lengths, alphabet=alphabet)
+        with autocast:
+            outputs = model(inputs.to(device), lengths_t.to(device))
+        chunks.append((indices, task.scores(outputs)))
+        if progress:
+            progress(len(indices))
+    model.train(was_training)
+    order = np.concatenate([indices for indices, _ in chunks])
+    scores = np.concatenate([s for _, s in chunks])
+    result = np.empty_like(scores)
+    result[order] = scores
+    return result, np.asarray(split.labels), lengths
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    dataset_path: str | Path,
+    *,
+    split: str = "test",
+    out_dir: str | Path | None = None,
+    name: str = "evaluation",
+    max_tokens: int = 65536,
+    precision: str = "fp32",
+    plots: bool = True,
+    device: str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint on one split of a dataset; write ``<name>.json`` (and PNG plots).
+
+    Args:
+        checkpoint: ``best.pt`` or ``last.pt``.
+        dataset_path: a dataset whose task, alphabet, vocab and classes match the checkpoint's.
+        split: which split to score.
+        out_dir: where to write (default: the checkpoint's folder).
+        name: base name of the JSON file.
+        max_tokens: token budget per batch.
+        precision: ``fp32`` or ``bf16``.
+        plots: also write ROC/PR, confusion, metric-by-length and learning-curve PNGs.
+        device: ``cpu`` or ``cuda``.
+        progress: called with the number of sequences done after each batch.
+
+    Returns:
+        The report written to JSON: ``metrics``, ``by_length``, ``split``, ``checkpoint``, ``dataset``.
+
+    Raises:
+        CheckpointError: the checkpoint does not fit the dataset.
+        DatasetFormatError: the split does not exist.
+    """
+    model, info = load_model(checkpoint, device=device)
+    dataset = open_dataset(dataset_path)
+    check_fits(info, dataset, path=checkpoint)
+    if split not in dataset.split_names:
+        raise DatasetFormatError(f"dataset {dataset_path} has no split {split!r} (it has {', '.join(dataset.split_names)})")
+    view = dataset.split(split)
+    if info["task"] == "classification":
+        task: Any = ClassificationTask(info["classes"], np.zeros(0, dtype=np.int64))
+    else:
+        task = RegressionTask(np.zeros(0), target_scale=info.get("target_scale"))
+    scores, labels, lengths = predict_split(model, view, task=task, alphabet=dataset.alphabet,
+                                            max_tokens=max_tokens, device=device, precision=precision,
+                                            progress=progress)
+    report = {
+        "checkpoint": str(checkpoint), "dataset": str(dataset_path), "split": split, "task": info["task"],
+        "classes": info.get("classes"), "metrics": task.metrics(labels, scores),
+        "by_length": metrics_by_length(lengths, labels, scores, task=info["task"]),
+    }
+    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent
+    out.mkdir(parents=True, exist_ok=True)
+    rundir.write_json(out / f"{name}.json", report)
+    if plots:
+        from genomix.training import plots as plotting
+
+        plotting.write_all(out, report=report, labels=labels, scores=scores,
+                           history=rundir.read_metrics(Path(checkpoint).parent), prefix=f"{split}_")
+    metric_line = ", ".join(f"{k} {v:.4f}" for k, v in report["metrics"].items() if isinstance(v, float))
+    logger.info("%s on %s/%s: %s", checkpoint, dataset_path, split, metric_line)
+    return report

@@ -1,0 +1,396 @@
+"""The trainer: AdamW, warm-up + cosine over the true number of optimizer steps, exact resume, DDP.
+
+One call, :func:`train`, does the whole run. Model selection uses the ``valid`` split only; ``test``
+is touched only when ``final_test`` is set (once, at the end, with ``best.pt``, written apart as
+``test_metrics.json``). Progress goes to an optional callback (the CLI draws a bar from it); each
+evaluation is one log line and one record of ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genomix.datasets.sampler import TokenBudgetBatchSampler
+from genomix.datasets.store import open_dataset
+from genomix.errors import ConfigError, DatasetFormatError, GenomixError
+from genomix.training import distributed, rundir
+from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
+from genomix.training.config import TrainConfig, from_dict
+from genomix.training.evaluate import predict_split
+from genomix.training.tasks import batch_inputs, build_model, make_task, model_kwargs_for
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def lr_at(step: int, *, total_steps: int, config: TrainConfig) -> float:
+    """Learning rate of optimizer step ``step`` (0-based): linear warm-up, then cosine to ``min_lr``."""
+    warmup = int(round(config.warmup_fraction * total_steps))
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    return config.min_lr + (config.lr - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        (no_decay if parameter.ndim < 2 or name.startswith("embedding") else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """One training run (see :func:`train`)."""
+
+    def __init__(self, dataset_path: str | Path, out_dir: Path, config: TrainConfig, *,
+                 context: distributed.DistContext, resume_payload: dict[str, Any] | None,
+                 progress: ProgressCallback | None) -> None:
+        self.dataset_path = str(dataset_path)
+        self.out_dir = out_dir
+        self.config = config
+        self.context = context
+        self.progress = progress
+        self.dataset = open_dataset(dataset_path)
+        for name in ("train", "valid"):
+            if name not in self.dataset.split_names or len(self.dataset.split(name)) == 0:
+                raise DatasetFormatError(f"dataset {dataset_path}: training needs a non-empty '{name}' split")
+        self.train_split = self.dataset.split("train")
+        target_scale = resume_payload.get("target_scale") if resume_payload else None
+        self.task = make_task(self.dataset, class_weights=config.class_weights, target_scale=target_scale)
+        self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size)
+        if resume_payload is not None:
+            self._check_resume_fits(resume_payload)
+        torch.manual_seed(config.seed)
+        self.model = build_model(self.model_kwargs, grad_checkpointing=config.grad_checkpointing).to(context.device)
+        self.optimizer = torch.optim.AdamW(_parameter_groups(self.model, config.weight_decay), lr=config.lr)
+        self.sampler = TokenBudgetBatchSampler(
+            np.asarray(self.train_split.lengths), max_tokens=config.max_tokens, seed=config.seed,
+            pool_size=config.pool_size, rank=context.rank, world_size=context.world_size,
+        )
+        self.steps_per_epoch = [math.ceil(self.sampler.num_batches(e) / config.grad_accum)
+                                for e in range(config.epochs)]
+        self.total_steps = sum(self.steps_per_epoch)
+        self.ddp_model = distributed.wrap(self.model, context)
+        self.step = 0
+        self.best_score: float | None = None
+        self.bad_evaluations = 0
+        self.last_eval_step = -1
+        self.running = {"loss_sum": 0.0, "batches": 0, "tokens": 0}
+        self.elapsed_s = 0.0
+        if resume_payload is not None:
+            self._load_train_state(resume_payload)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _check_resume_fits(self, payload: dict[str, Any]) -> None:
+        if payload.get("model_kwargs") != primitive(self.model_kwargs) or payload.get("classes") != primitive(
+            list(self.dataset.classes or [])
+        ):
+            raise GenomixError(
+                f"the run in {self.out_dir} was trained on a dataset with other classes or lengths than "
+                f"{self.dataset_path}; resume it with the dataset it started with"
+            )
+
+    def _load_train_state(self, payload: dict[str, Any]) -> None:
+        state = payload["train_state"]
+        self.model.load_state_dict(payload["model_state"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.context.distributed:
+            state_sampler = state["sampler_by_rank"][self.context.rank]
+        else:
+            state_sampler = state["sampler"]
+        self.sampler.load_state_dict(state_sampler)
+        self.step = int(state["step"])
+        self.best_score = state["best_score"]
+        self.bad_evaluations = int(state["bad_evaluations"])
+        self.last_eval_step = int(state["last_eval_step"])
+        self.running = dict(state["running"])
+        self.elapsed_s = float(state["elapsed_s"])
+        _set_rng_state(state["rng"])
+
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "model_state": self.model.state_dict(),
+            "model_kwargs": primitive(self.model_kwargs),
+            "task": self.dataset.task,
+            "alphabet": self.dataset.alphabet,
+            "vocab": primitive(self.dataset.vocab),
+            "classes": primitive(list(self.dataset.classes or [])),
+            "config": self.config.to_dict(),
+            **self.task.state(),
+        }
+
+    def save_last(self, *, finished: bool = False) -> None:
+        """Write ``last.pt`` (rank 0 only; every rank's sampler position is gathered into it)."""
+        sampler_states = None
+        if self.context.distributed:
+            gathered = [None] * self.context.world_size
+            torch.distributed.all_gather_object(gathered, self.sampler.state_dict())
+            sampler_states = gathered
+        if not self.context.is_main:
+            return
+        train_state = {
+            "step": self.step, "total_steps": self.total_steps, "epoch": self.sampler.epoch,
+            "optimizer": self.optimizer.state_dict(), "sampler": self.sampler.state_dict(),
+            "rng": _rng_state(), "best_score": self.best_score, "bad_evaluations": self.bad_evaluations,
+            "last_eval_step": self.last_eval_step, "running": dict(self.running),
+            "elapsed_s": self.elapsed_s, "finished": finished,
+        }
+        if sampler_states is not None:
+            train_state["sampler_by_rank"] = sampler_states
+        logger.debug("rank %d writes %s at step %d", self.context.rank, rundir.LAST, self.step)
+        save_checkpoint(self.out_dir / rundir.LAST, {**self._payload(), "train_state": train_state})
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    def evaluate(self, epoch: int) -> bool:
+        """Evaluate on valid (rank 0), log, keep ``best.pt``; returns whether to stop early."""
+        stop = False
+        if self.context.is_main:
+            outputs, labels, _ = predict_split(
+                self.model, self.dataset.split("valid"), task=self.task, alphabet=self.dataset.alphabet,
+                max_tokens=self.config.eval_max_tokens or 2 * self.config.max_tokens,
+                device=self.context.device, precision=self.config.precision,
+            )
+            valid = self.task.metrics(labels, outputs)
+            valid.pop("confusion", None)
+            metric = self.task.default_metric if self.config.select_metric == "auto" else self.config.select_metric
+            if metric not in valid:
+                raise ConfigError(f"select_metric {metric!r} is not a metric of this task "
+                                  f"(one of {', '.join(k for k in valid if k != 'n')})")
+            score = valid[metric]
+            sign = 1.0 if self.task.higher_is_better or self.config.select_metric != "auto" else -1.0
+            improved = score is not None and math.isfinite(score) and (
+                self.best_score is None or sign * score > sign * self.best_score
+            )
+            if improved:
+                self.best_score = float(score)
+                self.bad_evaluations = 0
+                save_checkpoint(self.out_dir / rundir.BEST, {**self._payload(), "step": self.step,
+                                                             "valid": primitive(_finite(valid))})
+            else:
+                self.bad_evaluations += 1
+            record = {
+                "step": self.step, "epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"],
+                "train_loss": self.running["loss_sum"] / max(1, self.running["batches"]),
+                "elapsed_s": round(self.elapsed_s, 1), "valid": valid, "best": improved,
+            }
+            rundir.append_metrics(self.out_dir, record)
+            logger.info(
+                "step %d/%d epoch %d: train loss %.4f, valid %s %.4f%s (accuracy %s)", self.step,
+                self.total_steps, epoch + 1, record["train_loss"], metric, score,
+                " *best*" if improved else "", _fmt(valid.get("accuracy")),
+            )
+            if self.progress:
+                self.progress({"kind": "eval", **record})
+            stop = self.config.patience > 0 and self.bad_evaluations >= self.config.patience
+        self.running = {"loss_sum": 0.0, "batches": 0, "tokens": 0}
+        self.last_eval_step = self.step
+        self.model.train()
+        return bool(distributed.broadcast_object(stop, self.context))
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Train to the end (or early stop / time limit); returns a summary."""
+        config = self.config
+        started = time.monotonic() - self.elapsed_s
+        window_tokens, window_start = 0, time.monotonic()
+        stop_reason = "finished"
+        for epoch in range(self.sampler.epoch, config.epochs):
+            self.sampler.set_epoch(epoch)
+            micro = self.sampler.position % config.grad_accum
+            n_batches = len(self.sampler)
+            self.model.train()
+            for batch in self.sampler:
+                split = self.train_split
+                data, lengths = split.read_many(np.asarray(batch, dtype=np.int64))
+                labels = self.task.labels_tensor(np.asarray(split.labels)[batch]).to(self.context.device)
+                inputs, lengths_t = batch_inputs(data, lengths, alphabet=self.dataset.alphabet)
+                inputs, lengths_t = inputs.to(self.context.device), lengths_t.to(self.context.device)
+                logger.debug("rank %d epoch %d batch %s", self.context.rank, epoch, ",".join(map(str, batch)))
+                micro += 1
+                is_step = micro == config.grad_accum or self.sampler.position == n_batches
+                sync = contextlib.nullcontext() if is_step or not self.context.distributed else self.ddp_model.no_sync()
+                with sync:
+                    with _autocast(self.context.device, config.precision):
+                        outputs = self.ddp_model(inputs, lengths_t)
+                    loss = self.task.loss(outputs, labels)
+                    if not torch.isfinite(loss):
+                        raise GenomixError(
+                            f"the training loss became {loss.item()} at step {self.step + 1} (epoch {epoch + 1}); "
+                            f"lower lr (now {config.lr:g}), keep grad_clip on, or try precision=fp32"
+                        )
+                    (loss / config.grad_accum).backward()
+                self.running["loss_sum"] += float(loss.item())
+                self.running["batches"] += 1
+                batch_tokens = int(lengths.sum()) * self.context.world_size
+                self.running["tokens"] += batch_tokens
+                window_tokens += batch_tokens
+                if not is_step:
+                    continue
+                micro = 0
+                self._optimizer_step()
+                self.elapsed_s = time.monotonic() - started
+                if self.progress and self.context.is_main:
+                    now = time.monotonic()
+                    self.progress({"kind": "step", "step": self.step, "total_steps": self.total_steps,
+                                   "epoch": epoch, "loss": float(loss.item()), "lr": self.optimizer.param_groups[0]["lr"],
+                                   "tokens_per_s": window_tokens / max(now - window_start, 1e-9)})
+                    window_tokens, window_start = 0, now
+                at_epoch_end = self.sampler.position == n_batches
+                if config.eval_every and self.step % config.eval_every == 0 and not at_epoch_end:
+                    if self.evaluate(epoch):
+                        stop_reason = "early stopping"
+                    self.save_last()
+                elif config.checkpoint_every and self.step % config.checkpoint_every == 0:
+                    self.save_last()
+                if stop_reason != "finished":
+                    break
+                if config.max_minutes and not at_epoch_end and self._out_of_time():
+                    stop_reason = "time limit"
+                    break
+            if stop_reason != "finished":
+                break
+            if self.last_eval_step != self.step:
+                if self.evaluate(epoch):
+                    stop_reason = "early stopping"
+            if epoch + 1 < config.epochs:
+                self.sampler.set_epoch(epoch + 1)
+            self.save_last(finished=epoch + 1 == config.epochs or stop_reason != "finished")
+            if stop_reason != "finished":
+                break
+            if config.max_minutes and epoch + 1 < config.epochs and self._out_of_time():
+                stop_reason = "time limit"
+                break
+        if stop_reason == "time limit":
+            self.save_last()
+        elif stop_reason == "early stopping":
+            self.save_last(finished=True)
+        logger.info("training stopped (%s) after %d of %d steps, %.1f min", stop_reason, self.step,
+                    self.total_steps, self.elapsed_s / 60)
+        return {"stop_reason": stop_reason, "step": self.step, "total_steps": self.total_steps,
+                "best_score": self.best_score, "elapsed_s": self.elapsed_s}
+
+    def _out_of_time(self) -> bool:
+        over = self.elapsed_s > 60 * self.config.max_minutes
+        return bool(distributed.broadcast_object(over, self.context))
+
+    def _optimizer_step(self) -> None:
+        config = self.config
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        lr = lr_at(self.step, total_steps=self.total_steps, config=config)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in values.items()}
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def train(
+    dataset_path: str | Path,
+    *,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    progress: ProgressCallback | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Train ChordMixer on a dataset file; everything lands in ``out_dir``.
+
+    Args:
+        dataset_path: a genomix dataset (``.h5``) with ``train`` and ``valid`` splits.
+        out_dir: the run directory (new, unless ``resume``).
+        config: the options (defaults when ``None``); ignored when resuming (the run's own is used).
+        resume: continue the run in ``out_dir`` from its ``last.pt``.
+        progress: called with a dict after each optimizer step (``kind='step'``) and evaluation.
+        device: ``auto``, ``cpu`` or ``cuda``.
+
+    Returns:
+        A summary: ``stop_reason``, ``step``, ``total_steps``, ``best_score``, ``elapsed_s``
+        (plus ``test`` metrics when ``final_test``).
+
+    Raises:
+        GenomixError: bad dataset, config, run dir, or a non-finite loss; the run dir is left as it was.
+    """
+    out_dir = Path(out_dir)
+    context = distributed.setup(device=device)
+    try:
+        payload = None
+        if resume:
+            payload = read_checkpoint(out_dir / rundir.LAST)
+            if payload.get("train_state", {}).get("finished"):
+                raise GenomixError(f"the run in {out_dir} has already finished; nothing to resume")
+            config = from_dict(payload["config"], source=f"{out_dir / rundir.LAST} config")
+        else:
+            config = config or TrainConfig()
+            if context.is_main:
+                rundir.prepare_new(out_dir)
+            distributed.broadcast_object(True, context)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        trainer = Trainer(dataset_path, out_dir, config, context=context, resume_payload=payload, progress=progress)
+        if context.is_main:
+            if resume:
+                rundir.truncate_metrics(out_dir, after_step=trainer.step)
+                logger.info("resuming %s at step %d of %d", out_dir, trainer.step, trainer.total_steps)
+            else:
+                rundir.write_json(out_dir / rundir.CONFIG, {
+                    "config": config.to_dict(), "dataset": str(Path(dataset_path).resolve()),
+                    "model_kwargs": trainer.model_kwargs, "total_steps": trainer.total_steps,
+                    "steps_per_epoch": trainer.steps_per_epoch, "world_size": context.world_size,
+                    "task": trainer.dataset.task, "classes": list(trainer.dataset.classes or []),
+                })
+            n_params = sum(p.numel() for p in trainer.model.parameters())
+            logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",
+                        trainer.model_kwargs, trainer.total_steps, config.epochs)
+        summary = trainer.run()
+        if config.final_test and context.is_main and "test" in trainer.dataset.split_names:
+            from genomix.training.evaluate import evaluate_checkpoint
+
+            test = evaluate_checkpoint(out_dir / rundir.BEST, dataset_path, split="test", out_dir=out_dir,
+                                       name="test_metrics", plots=False, device=str(context.device))
+            summary["test"] = test["metrics"]
+        return summary
+    finally:
+        distributed.teardown(context)

@@ -1,0 +1,89 @@
+"""The run directory: ``config.json``, ``metrics.jsonl``, ``last.pt``, ``best.pt`` and friends.
+
+Writes are atomic (temporary file + rename) or appends of whole lines, so a killed run never leaves a
+half-written file that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from genomix.errors import GenomixError
+from genomix.training.metrics import finite_or_none
+
+LAST = "last.pt"
+BEST = "best.pt"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+
+
+def prepare_new(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` for a new run and prove it is writable.
+
+    Raises:
+        GenomixError: it already holds a run (use ``--resume``) or cannot be written.
+    """
+    out_dir = Path(out_dir)
+    if (out_dir / LAST).exists() or (out_dir / CONFIG).exists():
+        raise GenomixError(
+            f"output folder {out_dir} already holds a run; resume it with --resume {out_dir} or choose another --out"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-test.", dir=out_dir)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise GenomixError(f"output folder {out_dir} is not writable ({error.strerror})") from None
+    return out_dir
+
+
+def write_json(path: str | Path, value: Any) -> None:
+    """Write strict JSON (nan -> null) atomically."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(finite_or_none(value), stream, indent=2)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def append_metrics(out_dir: str | Path, record: dict[str, Any]) -> None:
+    """Append one evaluation record as a line of ``metrics.jsonl``."""
+    with open(Path(out_dir) / METRICS, "a") as stream:
+        stream.write(json.dumps(finite_or_none(record)) + "\n")
+
+
+def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
+    """All complete records of ``metrics.jsonl`` (a torn last line is ignored)."""
+    path = Path(out_dir) / METRICS
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def truncate_metrics(out_dir: str | Path, *, after_step: int) -> None:
+    """Drop records logged after ``after_step`` (they will be logged again by the resumed run)."""
+    path = Path(out_dir) / METRICS
+    if not path.exists():
+        return
+    kept = [r for r in read_metrics(out_dir) if r.get("step", 0) <= after_step]
+    handle, temporary = tempfile.mkstemp(prefix=f".{METRICS}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(handle, "w") as stream:
+        for record in kept:
+            stream.write(json.dumps(record) + "\n")
+    os.replace(temporary, path)

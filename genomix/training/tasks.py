@@ -1,0 +1,175 @@
+"""Tasks: what a dataset's ``task`` means for the model's output, the loss, the scores and the metrics.
+
+The trainer asks the task for everything task-specific, so a new task (e.g. ``variant_effect`` with a
+ref/alt model) is one more entry in :data:`TASKS`. Only ``classification`` and ``regression`` exist now.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from genomix.alphabet import ALPHABETS
+from genomix.errors import DatasetFormatError
+from genomix.training import metrics
+
+
+class ClassificationTask:
+    """Single-label classification: logits ``(B, n_classes)``, cross-entropy, probabilities as scores."""
+
+    name = "classification"
+    higher_is_better = True
+    default_metric = "roc_auc"
+
+    def __init__(self, classes: list[str], train_labels: np.ndarray, *, class_weights: str = "none") -> None:
+        self.classes = list(classes)
+        labels = np.asarray(train_labels, dtype=np.int64)
+        if labels.size and (labels.min() < 0 or labels.max() >= len(self.classes)):
+            raise DatasetFormatError(
+                f"train labels should be in [0, {len(self.classes)}), got {labels.min()}..{labels.max()}"
+            )
+        self.weight: torch.Tensor | None = None
+        if class_weights == "balanced":
+            counts = np.bincount(labels, minlength=len(self.classes)).astype(np.float64)
+            weight = np.where(counts > 0, labels.size / (len(self.classes) * np.maximum(counts, 1)), 0.0)
+            self.weight = torch.tensor(weight, dtype=torch.float32)
+
+    @property
+    def output_size(self) -> int:
+        return len(self.classes)
+
+    def labels_tensor(self, labels: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(labels, dtype=np.int64))
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        weight = self.weight.to(outputs.device) if self.weight is not None else None
+        return F.cross_entropy(outputs.float(), labels, weight=weight)
+
+    def scores(self, outputs: torch.Tensor) -> np.ndarray:
+        """``(B, n_classes)`` logits -> ``(B, n_classes)`` probabilities."""
+        return torch.softmax(outputs.float(), dim=-1).cpu().numpy()
+
+    def metrics(self, labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+        return metrics.classification_metrics(labels, scores)
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+
+class RegressionTask:
+    """Scalar regression: the model predicts the standardised target; MSE loss; metrics in target units."""
+
+    name = "regression"
+    higher_is_better = False
+    default_metric = "mse"
+    output_size = 1
+
+    def __init__(self, train_labels: np.ndarray, *, target_scale: list[float] | None = None) -> None:
+        labels = np.asarray(train_labels, dtype=np.float64).reshape(-1)
+        if target_scale is None:
+            std = float(labels.std()) if labels.size > 1 else 1.0
+            target_scale = [float(labels.mean()) if labels.size else 0.0, std if std > 0 else 1.0]
+        self.mean, self.std = (float(v) for v in target_scale)
+
+    def labels_tensor(self, labels: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((np.asarray(labels, dtype=np.float64) - self.mean) / self.std, dtype=torch.float32)
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(outputs.float().reshape(-1), labels)
+
+    def scores(self, outputs: torch.Tensor) -> np.ndarray:
+        """``(B, 1)`` standardised outputs -> ``(B,)`` predictions in target units."""
+        return outputs.float().reshape(-1).cpu().numpy() * self.std + self.mean
+
+    def metrics(self, labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+        return metrics.regression_metrics(labels, scores)
+
+    def state(self) -> dict[str, Any]:
+        return {"target_scale": [self.mean, self.std]}
+
+
+TASKS = ("classification", "regression")
+
+
+def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[float] | None = None):
+    """The task object for an open dataset.
+
+    Raises:
+        DatasetFormatError: the dataset's task cannot be trained by ``genomix train`` yet.
+    """
+    if dataset.task not in TASKS:
+        raise DatasetFormatError(
+            f"task {dataset.task!r} cannot be trained yet; genomix train supports {', '.join(TASKS)}"
+        )
+    train_labels = np.asarray(dataset.split("train").labels)
+    if dataset.task == "classification":
+        if not dataset.classes:
+            raise DatasetFormatError("a classification dataset should list its classes")
+        return ClassificationTask(list(dataset.classes), train_labels, class_weights=class_weights)
+    return RegressionTask(train_labels, target_scale=target_scale)
+
+
+def model_kwargs_for(dataset: Any, model_config: Any, *, output_size: int) -> dict[str, Any]:
+    """ChordMixer constructor arguments sized from the dataset unless the config sets them.
+
+    ``max_seq_len`` defaults to the longest sequence in any split; ``input_size`` is the alphabet's
+    vocabulary size (tokens) or the number of channels (``values``).
+    """
+    if dataset.alphabet == "values":
+        embedding_type = "linear"
+        sample = dataset.split("train").read_many(np.array([0]))[0]
+        input_size = int(np.asarray(sample).reshape(len(sample), -1).shape[1])
+    else:
+        embedding_type = "sparse"
+        if dataset.alphabet not in ALPHABETS:
+            raise DatasetFormatError(f"unknown alphabet {dataset.alphabet!r}")
+        input_size = ALPHABETS[dataset.alphabet].vocab_size
+    if model_config.embedding_type != "auto":
+        embedding_type = model_config.embedding_type
+    max_seq_len = model_config.max_seq_len or max(
+        int(np.max(dataset.split(name).lengths)) for name in dataset.split_names if len(dataset.split(name))
+    )
+    return {
+        "input_size": input_size,
+        "output_size": int(output_size),
+        "embedding_type": embedding_type,
+        "decoder": "linear",
+        "max_seq_len": int(max(max_seq_len, 2)),
+        "track_size": model_config.track_size,
+        "hidden_size": model_config.hidden_size,
+        "mlp_dropout": model_config.mlp_dropout,
+        "layer_dropout": model_config.layer_dropout,
+        "prenorm": model_config.prenorm,
+        "norm": model_config.norm,
+        "var_len": True,
+    }
+
+
+def build_model(model_kwargs: dict[str, Any], *, grad_checkpointing: bool = False) -> torch.nn.Module:
+    """Construct the ChordMixer described by ``model_kwargs``."""
+    from genomix import ChordMixer
+
+    kwargs = dict(model_kwargs)
+    if grad_checkpointing:
+        kwargs["grad_checkpointing"] = True
+    return ChordMixer(**kwargs)
+
+
+def batch_inputs(data: np.ndarray, lengths: np.ndarray, *, alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenated tokens ``(N,)`` (or values ``(N, C)``) and lengths ``(B,)`` as model inputs."""
+    if alphabet == "values":
+        inputs = torch.as_tensor(np.asarray(data, dtype=np.float32))
+        if inputs.ndim == 1:
+            inputs = inputs[:, None]
+    else:
+        inputs = torch.from_numpy(np.asarray(data).astype(np.int64))
+    return inputs, torch.as_tensor(np.asarray(lengths, dtype=np.int64))
+
+
+def is_finite(value: float) -> bool:
+    """``True`` unless nan/inf."""
+    return math.isfinite(value)
