@@ -62,22 +62,26 @@ class LabelledCollection:
     skipped: Counter = field(default_factory=Counter)
     records_read: int = 0
     seen_labels: set = field(default_factory=set)
+    sources: list[str] = field(default_factory=list)
+    first_skipped: dict[str, str] = field(default_factory=dict)
 
-    def skip(self, reason: str) -> None:
-        """Count one record skipped for ``reason``."""
+    def skip(self, reason: str, record_id: str | None = None) -> None:
+        """Count one record skipped for ``reason`` (the first record's id is kept for messages)."""
         self.skipped[reason] += 1
+        if record_id is not None:
+            self.first_skipped.setdefault(reason, record_id)
 
-    def accepts_length(self, length: int, label: str) -> bool:
+    def accepts_length(self, length: int, label: str, record_id: str | None = None) -> bool:
         """Whether a sequence of ``length`` bases passes ``min_len``/``max_len`` (counts a skip if not).
 
         ``label`` is remembered, so ``--classes`` can tell a class filtered out by length from a typo.
         """
         self.seen_labels.add(label)
         if length < self.filters.min_len:
-            self.skip(f"shorter than --min-len {self.filters.min_len:,}")
+            self.skip(f"shorter than --min-len {self.filters.min_len:,}", record_id)
             return False
         if self.filters.max_len is not None and length > self.filters.max_len:
-            self.skip(f"longer than --max-len {self.filters.max_len:,}")
+            self.skip(f"longer than --max-len {self.filters.max_len:,}", record_id)
             return False
         return True
 
@@ -108,8 +112,9 @@ class LabelledCollection:
         fractions = check_fractions(fractions)
         keep = self._filter()
         if not keep:
-            raise GenomixError(f"no records left after filtering: {self.records_read:,} read, "
-                               f"skipped: {_reasons(self.skipped) or 'none'}; nothing written to {out}")
+            sources = f" from {', '.join(self.sources)}" if self.sources else ""
+            raise GenomixError(f"no records left after filtering: {self.records_read:,} read{sources}, "
+                               f"skipped: {self._reasons() or 'none'}; nothing written to {out}")
         groups = self._groups(keep, group_by)
         labels = [self.labels[i] for i in keep]
         parts = split_indices(labels, fractions, seed=seed, groups=groups)
@@ -137,7 +142,7 @@ class LabelledCollection:
             wanted_set = set(wanted)
             for i in keep:
                 if self.labels[i] not in wanted_set:
-                    self.skip("class not in --classes")
+                    self.skip("class not in --classes", self.ids[i])
             keep = [i for i in keep if self.labels[i] in wanted_set]
         if self.filters.dedup:
             first: dict[bytes, int] = {}
@@ -148,14 +153,19 @@ class LabelledCollection:
                     unique.append(i)
                 else:
                     same = self.labels[i] == self.labels[j]
-                    self.skip("duplicate sequence" if same else "duplicate sequence with another label")
+                    self.skip("duplicate sequence" if same else "duplicate sequence with another label", self.ids[i])
             keep = unique
         counts = Counter(self.labels[i] for i in keep)
         rare = {label for label, count in counts.items() if count < self.filters.min_count}
         for i in keep:
             if self.labels[i] in rare:
-                self.skip(f"class with fewer than --min-count {self.filters.min_count} records")
+                self.skip(f"class with fewer than --min-count {self.filters.min_count} records", self.ids[i])
         return [i for i in keep if self.labels[i] not in rare]
+
+    def _reasons(self) -> str:
+        return ", ".join(f"{count:,} {reason}" + (f" (first: record {self.first_skipped[reason]})"
+                                                  if reason in self.first_skipped else "")
+                         for reason, count in sorted(self.skipped.items()))
 
     def _digest(self, i: int) -> bytes:
         return hashlib.blake2b(self.tokens[i].tobytes(), digest_size=16).digest()
@@ -200,5 +210,3 @@ class LabelledCollection:
         }
 
 
-def _reasons(skipped: Counter) -> str:
-    return ", ".join(f"{count:,} {reason}" for reason, count in sorted(skipped.items()))

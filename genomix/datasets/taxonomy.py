@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from genomix.alphabet import DNA
@@ -100,7 +100,7 @@ def build_taxonomy_from_genbank(
     if not paths:
         raise ConfigError("give at least one --genbank file")
     labeller = genbank_labeller(rank=rank, label_from=label_from)
-    collection = LabelledCollection(filters=filters)
+    collection = LabelledCollection(filters=filters, sources=[str(p) for p in paths])
     for path in paths:
         for record in read_genbank(path):
             collection.records_read += 1
@@ -117,13 +117,13 @@ def build_taxonomy_from_genbank(
 def _add_genbank_record(collection: LabelledCollection, record: GenBankRecord, labeller) -> None:
     reason = record.skip_reason
     if reason is not None:
-        collection.skip(reason)
+        collection.skip(reason, record.id)
         return
     label, missing_reason = labeller(record)
     if label is None:
-        collection.skip(missing_reason)
+        collection.skip(missing_reason, record.id)
         return
-    if not collection.accepts_length(len(record.sequence), label):
+    if not collection.accepts_length(len(record.sequence), label, record.id):
         return
     tokens = _encode(record.sequence, record.id, record.path)
     meta = {"organism": record.organism, "lineage": "; ".join(record.lineage),
@@ -168,7 +168,7 @@ def build_taxonomy_from_fasta(
     """
     path = str(path)
     label_of = _fasta_labeller(labels, id_column=id_column, label_column=label_column, label_regex=label_regex)
-    collection = LabelledCollection(filters=filters)
+    collection = LabelledCollection(filters=filters, sources=[path])
     unlabelled: list[str] = []
     for record in read_fasta(path):
         collection.records_read += 1
@@ -180,8 +180,8 @@ def build_taxonomy_from_fasta(
             continue
         label, meta = found
         if not record.sequence:
-            collection.skip("empty sequence")
-        elif collection.accepts_length(len(record.sequence), label):
+            collection.skip("empty sequence", record.id)
+        elif collection.accepts_length(len(record.sequence), label, record.id):
             collection.add(record.id, _encode(record.sequence, record.id, path), label, meta)
     if collection.records_read == 0:
         raise InputFormatError(f"{path}: no FASTA record found (expected lines starting with '>'); "
@@ -251,7 +251,3 @@ def _filter_options(filters: Filters) -> dict:
     return {"classes": list(filters.classes) if filters.classes else None, "min_count": filters.min_count,
             "min_len": filters.min_len, "max_len": filters.max_len, "dedup": filters.dedup}
 
-
-def iter_paths(paths: Iterable[str | os.PathLike]) -> list[str]:
-    """The given paths as strings (for provenance and messages)."""
-    return [str(p) for p in paths]
