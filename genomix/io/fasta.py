@@ -97,27 +97,18 @@ def _check_starts_with_header(path: str) -> None:
 def _stream(path: str) -> Iterator[FastaRecord]:
     seen: set[str] = set()
     with open_text(path) as handle, read_errors(path, "FASTA"):
-        first = handle.read(1)
-        while first.isspace():
-            first = handle.read(1)
-        if not first:
-            return
-        if first != ">":
-            _raise_not_fasta(path, (first + handle.read(40)).encode("utf-8", "replace"))
-        parser = SimpleFastaParser(_prepend(first, handle))
-        for description, sequence in parser:
+        start = handle.read(4096).lstrip()
+    if not start:
+        return
+    if not start.startswith(">"):
+        _raise_not_fasta(path, start.encode("utf-8", "replace"))
+    with open_text(path) as handle, read_errors(path, "FASTA"):
+        for description, sequence in SimpleFastaParser(handle):
             record_id = description.split()[0] if description.split() else description
             if record_id in seen:
                 raise InputFormatError(f"{path}: record id {record_id!r} occurs twice; ids must be unique")
             seen.add(record_id)
             yield FastaRecord(id=record_id, description=description, sequence=sequence)
-
-
-def _prepend(first: str, handle) -> Iterator[str]:
-    lines = iter(handle)
-    head = next(lines, "")
-    yield first + head
-    yield from lines
 
 
 def _raise_not_fasta(path: str, start: bytes) -> None:
