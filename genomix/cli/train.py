@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -18,7 +19,7 @@ class _TqdmHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         from tqdm import tqdm
 
-        tqdm.write(self.format(record), file=click.get_text_stream("stderr"))
+        tqdm.write(self.format(record), file=sys.stderr)
 
 
 def _setup_logging(*, quiet: bool, verbose: bool) -> None:

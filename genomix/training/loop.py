@@ -364,9 +364,15 @@ def train(
             config = from_dict(payload["config"], source=f"{out_dir / rundir.LAST} config")
         else:
             config = config or TrainConfig()
+            problem = None
             if context.is_main:
-                rundir.prepare_new(out_dir)
-            distributed.broadcast_object(True, context)
+                try:
+                    rundir.prepare_new(out_dir)
+                except GenomixError as error:
+                    problem = str(error)
+            problem = distributed.broadcast_object(problem, context)
+            if problem is not None:
+                raise GenomixError(problem)
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
         trainer = Trainer(dataset_path, out_dir, config, context=context, resume_payload=payload, progress=progress)

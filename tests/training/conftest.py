@@ -1,0 +1,27 @@
+"""Fixtures for training tests: small real datasets written once per session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from realdata import orchid_dataset  # noqa: E402
+
+TINY = ["model.track_size=4", "model.hidden_size=16", "max_tokens=3000", "num_threads=1"]
+"""Overrides for a tiny, fast model (about 16k parameters)."""
+
+
+@pytest.fixture(scope="session")
+def orchid_h5(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 94 orchid ITS records, classification by genus."""
+    return orchid_dataset(shared_data, tmp_path_factory.mktemp("orchid") / "orchid.h5")
+
+
+@pytest.fixture(scope="session")
+def orchid_gc_h5(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same records, regression of GC content."""
+    return orchid_dataset(shared_data, tmp_path_factory.mktemp("orchid_gc") / "orchid_gc.h5", task="regression")

@@ -1,0 +1,92 @@
+"""The trainer in-process: schedule, a full run, outputs, early stopping, regression, NaN loss."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+
+from genomix.errors import GenomixError
+from genomix.training import rundir
+from genomix.training.checkpoint import load_model, read_checkpoint
+from genomix.training.config import load_config
+from genomix.training.loop import lr_at, train
+
+
+def test_schedule_warms_up_then_decays_monotonically():
+    config = load_config(None, ["lr=1e-3", "min_lr=1e-5", "warmup_fraction=0.1"])
+    total = 200
+    rates = [lr_at(step, total_steps=total, config=config) for step in range(total)]
+    assert rates[0] == pytest.approx(1e-3 / 20)
+    assert max(rates) == pytest.approx(1e-3)
+    peak = int(np.argmax(rates))
+    assert all(a <= b for a, b in zip(rates[:peak], rates[1:peak + 1]))
+    assert all(a >= b for a, b in zip(rates[peak:], rates[peak + 1:]))  # never rises again
+    assert rates[-1] > 1e-5 and rates[-1] == pytest.approx(1e-5, abs=1e-6)
+
+
+def test_full_run_writes_its_outputs(orchid_h5, tmp_path):
+    out = tmp_path / "run"
+    config = load_config(None, [*TINY, "epochs=2", "lr=3e-3", "class_weights=balanced", "final_test=true"])
+    summary = train(orchid_h5, out_dir=out, config=config, device="cpu")
+    assert summary["stop_reason"] == "finished" and summary["step"] == summary["total_steps"]
+    assert {"config.json", "metrics.jsonl", "last.pt", "best.pt", "test_metrics.json"} <= {p.name for p in out.iterdir()}
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["lr"] == 3e-3 and sum(saved["steps_per_epoch"]) == summary["total_steps"]
+    records = rundir.read_metrics(out)
+    assert [r["epoch"] for r in records] == [0, 1] and records[-1]["step"] == summary["total_steps"]
+    assert 0.0 <= records[-1]["valid"]["roc_auc"] <= 1.0
+    test = json.loads((out / "test_metrics.json").read_text())
+    assert test["split"] == "test" and "roc_auc" in test["metrics"]
+    payload = torch.load(out / "last.pt", weights_only=True)  # never runs code
+    assert payload["train_state"]["finished"] and payload["classes"] == saved["classes"]
+    assert payload["alphabet"] == "dna" and payload["vocab"]["A"] == 1
+    model, info = load_model(out / "best.pt")
+    assert info["task"] == "classification" and not model.training
+    logits = model(torch.tensor([1, 2, 3, 4, 1, 2]), torch.tensor([4, 2]))
+    assert logits.shape == (2, len(info["classes"]))
+
+
+def test_grad_accumulation_counts_optimizer_steps(orchid_h5, tmp_path):
+    config = load_config(None, [*TINY, "epochs=1", "grad_accum=3"])
+    summary = train(orchid_h5, out_dir=tmp_path / "run", config=config, device="cpu")
+    batches = json.loads((tmp_path / "run" / "config.json").read_text())["steps_per_epoch"][0]
+    assert summary["step"] == batches
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["train_state"]["sampler"]["position"] > batches
+
+
+def test_early_stopping_and_eval_every(orchid_h5, tmp_path):
+    config = load_config(None, [*TINY, "epochs=20", "lr=1e-5", "min_lr=0", "eval_every=2", "patience=2",
+                                "select_metric=accuracy"])
+    summary = train(orchid_h5, out_dir=tmp_path / "run", config=config, device="cpu")
+    assert summary["stop_reason"] == "early stopping" and summary["step"] < summary["total_steps"]
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["train_state"]["finished"]
+
+
+def test_regression_task(orchid_gc_h5, tmp_path):
+    config = load_config(None, [*TINY, "epochs=2", "lr=3e-3", "final_test=true"])
+    summary = train(orchid_gc_h5, out_dir=tmp_path / "run", config=config, device="cpu")
+    assert set(summary["test"]) >= {"mse", "mae", "pearson", "spearman"}
+    assert read_checkpoint(tmp_path / "run" / "best.pt")["target_scale"][1] > 0
+
+
+def test_nan_loss_stops_with_a_clear_error(orchid_h5, tmp_path):
+    config = load_config(None, [*TINY, "epochs=2", "lr=1e30", "min_lr=0", "warmup_fraction=0", "grad_clip=0"])
+    with pytest.raises(GenomixError, match="training loss became nan|training loss became inf"):
+        train(orchid_h5, out_dir=tmp_path / "run", config=config, device="cpu")
+
+
+def test_existing_run_is_never_overwritten(orchid_h5, tmp_path):
+    out = tmp_path / "run"
+    train(orchid_h5, out_dir=out, config=load_config(None, [*TINY, "epochs=1"]), device="cpu")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(GenomixError, match="already holds a run"):
+        train(orchid_h5, out_dir=out, config=load_config(None, [*TINY, "epochs=1"]), device="cpu")
+    with pytest.raises(GenomixError, match="already finished"):
+        train(orchid_h5, out_dir=out, resume=True, device="cpu")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert math.isfinite(read_checkpoint(out / "best.pt")["valid"]["roc_auc"])
