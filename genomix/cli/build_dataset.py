@@ -47,7 +47,7 @@ def dataset_options(function: Callable) -> Callable:
     return functools.reduce(lambda f, option: option(f), reversed(options), function)
 
 
-def common_arguments(*, classes, min_count, min_len, max_len, dedup, split_text, seed, group_by, out) -> dict:
+def common_arguments(*, classes, min_count, min_len, max_len, dedup, split_text, seed, group_by) -> dict:
     """Turn the shared options into builder keyword arguments."""
     from genomix.datasets.builder import Filters
 
@@ -74,7 +74,7 @@ def taxonomy(genbank, rank, label_from, fasta, labels, id_column, label_column, 
     from genomix.datasets import taxonomy as builder
     from genomix.errors import ConfigError
 
-    kwargs = common_arguments(out=out, **shared)
+    kwargs = common_arguments(**shared)
     if bool(genbank) == bool(fasta):
         raise ConfigError("give either --genbank FILE... or --fasta FILE (with --labels or --label-regex)")
     with _progress(quiet) as progress:

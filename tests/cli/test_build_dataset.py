@@ -49,6 +49,14 @@ def test_ls_orchid_by_genus(shared_data, tmp_path):
         assert dataset.provenance["command"].startswith("genomix ")
 
 
+def test_progress_bar_goes_to_stderr(fixtures, tmp_path):
+    result = CliRunner().invoke(cli, [
+        "build-dataset", "taxonomy", "--genbank", str(fixtures / "genbank" / "cor6_6.gb"),
+        "--label-from", "organism", "--out", str(tmp_path / "d.h5")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("records read: 6")
+
+
 def test_insects_json_summary(shared_data, tmp_path):
     import json
 

@@ -69,9 +69,11 @@ def test_text_before_first_header_fails(tmp_path, suffix, compress):
         list(read_fasta(path))
 
 
-def test_binary_garbage_fails(tmp_path):
-    path = tmp_path / "garbage.fa.gz"
-    path.write_bytes(gzip.compress(b">x\n" + bytes(range(128, 256))))
+@pytest.mark.parametrize("name", ["garbage.fa", "garbage.fa.gz"])
+def test_binary_garbage_fails(tmp_path, name):
+    path = tmp_path / name
+    data = b">x\n" + bytes(range(128, 256))
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
     with pytest.raises(InputFormatError, match="not a text file"):
         list(read_fasta(path))
 
