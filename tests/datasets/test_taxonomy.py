@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import csv
 import gzip
-import resource
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
