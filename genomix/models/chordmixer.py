@@ -24,9 +24,12 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from genomix.models.rotation import Rotation, build_rotation, rotate_add
+from genomix.models.rotation import Rotation, build_rotation, rotate_add, rotate_add_
 
 EMBEDDINGS = ("sparse", "linear")
+CHECKPOINTING = (False, True, "block", "segments")
+INFERENCE_CHUNK = 1 << 16
+"""Rows per step of the in-place inference path (used when an input has more rows than this)."""
 NORMS = ("LN", "BN", "GN", "None")
 DECODERS = ("linear", "per_position", "none")
 
@@ -114,9 +117,26 @@ class ChordMixerBlock(nn.Module):
         self.dropout = nn.Dropout(layer_dropout)
         self.norm = make_norm(norm, embedding_size, track_size)
 
-    def forward(self, x: Tensor, index: Tensor, inverse: Tensor, n_tracks: int) -> Tensor:
+    def forward(self, x: Tensor, index: Tensor, inverse: Tensor | None, n_tracks: int) -> Tensor:
         update = self.dropout(self.mix(self.prenorm(x)))
         return self.norm(rotate_add(x, update, index, inverse, n_tracks))
+
+    @torch.no_grad()
+    def forward_in_place(self, x: Tensor, index: Tensor, *, chunk: int) -> Tensor:
+        """Inference on long inputs: overwrite ``x`` with the block's output, ``chunk`` rows at a time.
+
+        Everything but the rotation is position-wise, so chunks give the same result; only one
+        full-size buffer (the update) is allocated. Needs ``eval()`` (BN uses running statistics).
+        """
+        update = torch.empty_like(x)
+        for start in range(0, x.shape[0], chunk):
+            update[start:start + chunk] = self.dropout(self.mix(self.prenorm(x[start:start + chunk])))
+        rotate_add_(x, update, index, chunk_rows=chunk * (index.numel() // max(x.shape[0], 1)))
+        del update
+        if not isinstance(self.norm, nn.Identity):
+            for start in range(0, x.shape[0], chunk):
+                x[start:start + chunk] = self.norm(x[start:start + chunk])
+        return x
 
 
 class ChordMixerEncoder(nn.Module):
@@ -130,8 +150,11 @@ class ChordMixerEncoder(nn.Module):
         mlp_dropout, layer_dropout: dropout inside the MLP and on the block's update.
         prenorm, norm: ``'LN'``, ``'BN'``, ``'GN'`` or ``'None'``.
         var_len: variable-lengths mode (concatenated rows plus lengths).
-        grad_checkpointing: recompute each block's activations in the backward pass instead of
-            storing them (memory for megabase sequences, about one extra forward of compute).
+        grad_checkpointing: ``False``; ``True`` or ``'block'``: store only each block's input and
+            recompute the block in the backward pass (about one extra forward of compute);
+            ``'segments'``: store only the input of every ``ceil(sqrt(n_blocks))``-th block and
+            recompute each segment with per-block checkpointing inside (two extra forwards, and
+            ``~2 sqrt(n_blocks)`` stored inputs instead of ``n_blocks``: megabase sequences).
     """
 
     def __init__(self, max_seq_len: int, track_size: int, hidden_size: int, mlp_dropout: float = 0.0,
@@ -148,6 +171,9 @@ class ChordMixerEncoder(nn.Module):
         self.track_size = track_size
         self.embedding_size = self.n_tracks * track_size
         self.var_len = var_len
+        if grad_checkpointing not in CHECKPOINTING:
+            raise ValueError(f"grad_checkpointing must be one of False, True, 'block', 'segments'; "
+                             f"got {grad_checkpointing!r}")
         self.grad_checkpointing = grad_checkpointing
         self.chordmixer_blocks = nn.ModuleList(
             ChordMixerBlock(self.embedding_size, track_size, hidden_size, mlp_dropout, layer_dropout,
@@ -155,63 +181,84 @@ class ChordMixerEncoder(nn.Module):
             for _ in range(self.n_blocks)
         )
 
-    def forward(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+    def forward(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None, *,
+                overwrite_input: bool = False) -> Tensor:
         """Encode.
 
         Args:
             x: ``(B, L, D)`` (equal lengths) or ``(N, D)`` with ``N = sum(lengths)`` (variable).
             lengths: ``(B,)`` lengths, variable-lengths mode only.
+            overwrite_input: the encoder may reuse ``x``'s memory (inference on long inputs).
 
         Returns:
             Same shape as ``x``.
         """
         if self.var_len:
             lengths = check_lengths(lengths, x.shape[0], x.device)
-            return self.encode_rows(x, lengths, depth_for(lengths, self.n_blocks))
+            return self.encode_rows(x, lengths, depth_for(lengths, self.n_blocks),
+                                    overwrite_input=overwrite_input)
         if x.dim() != 3:
             raise ValueError(f"equal-lengths mode expects (B, L, D) input; got shape {tuple(x.shape)}")
         batch, length, width = x.shape
         lengths = torch.full((batch,), length, dtype=torch.int64, device=x.device)
         depths = torch.full((batch,), self.n_blocks, dtype=torch.int64, device=x.device)
-        return self.encode_rows(x.reshape(batch * length, width), lengths, depths).view(x.shape)
+        rows = self.encode_rows(x.reshape(batch * length, width), lengths, depths,
+                                overwrite_input=overwrite_input)
+        return rows.view(x.shape)
 
-    def encode_rows(self, rows: Tensor, lengths: Tensor, depths: Tensor) -> Tensor:
+    def encode_rows(self, rows: Tensor, lengths: Tensor, depths: Tensor, *,
+                    overwrite_input: bool = False) -> Tensor:
         """Run the blocks on ``(N, D)`` rows; sequence ``i`` gets ``depths[i]`` blocks.
 
         Sequences are reordered by decreasing depth (only when needed) so that block ``k`` runs on
         the prefix of rows whose sequences have ``depth > k``; the order is restored at the end.
         """
+        owned = overwrite_input
         if rows.is_floating_point() and torch.is_autocast_enabled(rows.device.type):
             # bf16/fp16 activations end to end under autocast: half the memory traffic of a
             # float32 residual stream, no mixed-dtype adds, and what megabase inputs need to fit.
-            rows = rows.to(torch.get_autocast_dtype(rows.device.type))
+            low = torch.get_autocast_dtype(rows.device.type)
+            owned = owned or rows.dtype != low
+            rows = rows.to(low)
         order = None
         if len(depths) > 1 and bool((depths[1:] > depths[:-1]).any()):
             order = torch.sort(depths, descending=True, stable=True).indices
             token_order = _token_permutation(lengths, order)
             rows, lengths, depths = rows.index_select(0, token_order), lengths[order], depths[order]
-        rotation = build_rotation(lengths, self.n_tracks)
-        active = _active_tokens(lengths, depths, self.n_blocks)
-        for block, n_active in zip(self.chordmixer_blocks, active):
-            if n_active == 0:
-                break
-            rows = self._run_block(block, rows, rotation, n_active)
+            owned = True
+        in_place = not torch.is_grad_enabled() and not self.training and rows.shape[0] > INFERENCE_CHUNK
+        rotation = build_rotation(lengths, self.n_tracks, with_inverse=not in_place)
+        active = [n for n in _active_tokens(lengths, depths, self.n_blocks) if n > 0]
+        blocks = list(zip(self.chordmixer_blocks, active))
+        if in_place:
+            rows = rows if owned else rows.clone()
+            for block, n_active in blocks:
+                block.forward_in_place(rows[:n_active], rotation.prefix(n_active)[0], chunk=INFERENCE_CHUNK)
+        elif self.grad_checkpointing == "segments" and torch.is_grad_enabled():
+            size = max(1, math.ceil(math.sqrt(len(blocks))))
+            for start in range(0, len(blocks), size):
+                rows = checkpoint(self._run_blocks, rows, rotation, blocks[start:start + size], True,
+                                  use_reentrant=False)
+        else:
+            per_block = self.grad_checkpointing in (True, "block") and torch.is_grad_enabled()
+            rows = self._run_blocks(rows, rotation, blocks, per_block)
         if order is not None:
             inverse = torch.empty_like(token_order)
             inverse[token_order] = torch.arange(len(token_order), device=rows.device)
             rows = rows.index_select(0, inverse)
         return rows
 
-    def _run_block(self, block: ChordMixerBlock, rows: Tensor, rotation: Rotation, n_active: int) -> Tensor:
-        index, inverse = rotation.prefix(n_active)
-        head = rows if n_active == rows.shape[0] else rows[:n_active]
-        if self.grad_checkpointing and torch.is_grad_enabled():
-            out = checkpoint(block, head, index, inverse, self.n_tracks, use_reentrant=False)
-        else:
-            out = block(head, index, inverse, self.n_tracks)
-        if n_active == rows.shape[0]:
-            return out
-        return torch.cat([out, rows[n_active:].to(out.dtype)], 0)
+    def _run_blocks(self, rows: Tensor, rotation: Rotation, blocks: list[tuple[ChordMixerBlock, int]],
+                    per_block_checkpoint: bool) -> Tensor:
+        for block, n_active in blocks:
+            index, inverse = rotation.prefix(n_active)
+            head = rows if n_active == rows.shape[0] else rows[:n_active]
+            if per_block_checkpoint:
+                out = checkpoint(block, head, index, inverse, self.n_tracks, use_reentrant=False)
+            else:
+                out = block(head, index, inverse, self.n_tracks)
+            rows = out if n_active == rows.shape[0] else torch.cat([out, rows[n_active:].to(out.dtype)], 0)
+        return rows
 
 
 def check_lengths(lengths: Tensor | Sequence[int] | None, n_rows: int, device: torch.device) -> Tensor:
@@ -377,18 +424,31 @@ class ChordMixer(nn.Module):
             lengths = check_lengths(lengths, x.shape[0], x.device)
         elif lengths is not None:
             raise ValueError("lengths are only for variable-lengths mode; build the model with var_len=True")
-        features = self.encoder(self.embed(x), lengths)
+        features = self.encoder(self.embed(x), lengths, overwrite_input=True)
         if self.decoder is None:
             return features
         return self.decoder(features, lengths)
 
     def embed(self, x: Tensor) -> Tensor:
-        """Tokens ``(..., )`` long or values ``(..., C)`` float -> ``(..., D)``."""
+        """Tokens ``(...)`` integer or values ``(..., C)`` float -> ``(..., D)``.
+
+        In inference under autocast, long inputs are embedded in chunks straight into the autocast
+        dtype, so no full-size float32 copy exists.
+        """
         if self.embedding_type == "sparse":
             if x.dtype not in (torch.int64, torch.int32, torch.uint8, torch.int16):
                 raise ValueError(f"'sparse' embedding takes integer tokens; got {x.dtype}")
-            return self.embedding(x.long() if x.dtype != torch.int64 else x)
-        return self.embedding(x.to(self.embedding.weight.dtype))
+            x = x.long() if x.dtype != torch.int64 else x
+        else:
+            x = x.to(self.embedding.weight.dtype)
+        device = x.device.type
+        if torch.is_grad_enabled() or not torch.is_autocast_enabled(device) or x.shape[0] <= INFERENCE_CHUNK:
+            return self.embedding(x)
+        out = torch.empty(*x.shape[: 1 if self.var_len else 2], self.embedding_size,
+                          dtype=torch.get_autocast_dtype(device), device=x.device)
+        for start in range(0, x.shape[0], INFERENCE_CHUNK):
+            out[start:start + INFERENCE_CHUNK] = self.embedding(x[start:start + INFERENCE_CHUNK])
+        return out
 
 
 __all__ = ["ChordMixer", "ChordMixerEncoder", "ChordMixerBlock", "LinearDecoder", "PerPositionDecoder",

@@ -21,9 +21,10 @@ class Rotation:
     """A batch's rotation permutation over ``(N * n_tracks)`` rows of ``track_size`` channels.
 
     Attributes:
-        index: ``(N * n_tracks,)`` int32 (int64 on GPU or past 2**31 rows); output row ``r`` reads
-            input row ``index[r]``.
-        inverse: same dtype; ``index[inverse[r]] == r``.
+        index: ``(N * n_tracks,)``; output row ``r`` reads input row ``index[r]``. int32 on CPU
+            (the gather is faster) unless the rows outnumber 2**31; int64 elsewhere.
+        inverse: same shape and dtype, ``index[inverse[r]] == r``; ``None`` when built for
+            inference only (no backward pass).
         n_tracks: number of tracks.
 
     Sequences never read outside themselves, so the first ``n`` tokens' rows
@@ -32,13 +33,13 @@ class Rotation:
     """
 
     index: Tensor
-    inverse: Tensor
+    inverse: Tensor | None
     n_tracks: int
 
-    def prefix(self, n_tokens: int) -> tuple[Tensor, Tensor]:
+    def prefix(self, n_tokens: int) -> tuple[Tensor, Tensor | None]:
         """Index and inverse restricted to the first ``n_tokens`` tokens."""
         rows = n_tokens * self.n_tracks
-        return self.index[:rows], self.inverse[:rows]
+        return self.index[:rows], None if self.inverse is None else self.inverse[:rows]
 
 
 def track_shifts(n_tracks: int) -> list[int]:
@@ -46,12 +47,16 @@ def track_shifts(n_tracks: int) -> list[int]:
     return [0] + [2 ** (t - 1) for t in range(1, n_tracks)]
 
 
-def build_rotation(lengths: Tensor, n_tracks: int) -> Rotation:
+def build_rotation(lengths: Tensor, n_tracks: int, *, with_inverse: bool = True) -> Rotation:
     """Build the rotation permutation for sequences of ``lengths`` laid end to end.
+
+    Built track by track in closed form (the inverse is the rotation by ``-shift``), so the
+    temporaries are ``O(N)``, not ``O(N * n_tracks)``: this matters for megabase inputs.
 
     Args:
         lengths: ``(B,)`` int64 lengths (all >= 1), on the device of the activations.
         n_tracks: number of tracks.
+        with_inverse: also build the inverse (needed for a backward pass).
 
     Returns:
         The :class:`Rotation` for ``N = lengths.sum()`` tokens.
@@ -64,16 +69,18 @@ def build_rotation(lengths: Tensor, n_tracks: int) -> Rotation:
     start_of = starts[sequence_of]  # (N,)
     length_of = lengths[sequence_of]  # (N,)
     position = torch.arange(n_tokens, device=device) - start_of
-    shifts = torch.tensor(track_shifts(n_tracks), device=device, dtype=torch.int64)
-    tracks = torch.arange(n_tracks, device=device, dtype=torch.int64)
-    # source token of (n, t), then the flat row of (source token, t)
-    source = start_of[:, None] + torch.remainder(position[:, None] + shifts[None, :], length_of[:, None])
-    index = (source * n_tracks + tracks[None, :]).reshape(-1)
-    inverse = torch.empty_like(index)
-    inverse[index] = torch.arange(index.numel(), device=device, dtype=torch.int64)
-    if index.numel() < 2**31 and device.type == "cpu":  # int32 indices gather faster on CPU
-        index, inverse = index.to(torch.int32), inverse.to(torch.int32)
-    return Rotation(index=index, inverse=inverse, n_tracks=n_tracks)
+    del sequence_of
+    small = device.type == "cpu" and n_tokens * n_tracks < 2**31
+    dtype = torch.int32 if small else torch.int64
+
+    def table(sign: int) -> Tensor:
+        out = torch.empty(n_tokens, n_tracks, dtype=dtype, device=device)
+        for track, shift in enumerate(track_shifts(n_tracks)):
+            source = start_of + torch.remainder(position + sign * shift, length_of)
+            out[:, track] = source * n_tracks + track
+        return out.view(-1)
+
+    return Rotation(index=table(+1), inverse=table(-1) if with_inverse else None, n_tracks=n_tracks)
 
 
 class _RotateAdd(torch.autograd.Function):
@@ -82,6 +89,8 @@ class _RotateAdd(torch.autograd.Function):
     @staticmethod
     def forward(ctx, residual: Tensor, update: Tensor, index: Tensor, inverse: Tensor,
                 n_tracks: int) -> Tensor:
+        if inverse is None and (residual.requires_grad or update.requires_grad):
+            raise RuntimeError("this rotation was built without its inverse (inference only)")
         rotated = _gather_rows(update, index)
         ctx.save_for_backward(inverse)
         ctx.n_tracks = n_tracks
@@ -102,10 +111,7 @@ def _gather_rows(x: Tensor, index: Tensor) -> Tensor:
 
     Rows of bf16/fp16 are moved as 32-bit words (a bit copy), which the CPU gather handles faster.
     """
-    rows = x.contiguous().view(index.numel(), -1)
-    if rows.element_size() == 2 and rows.shape[1] % 2 == 0:
-        rows = rows.view(torch.int32)
-    return rows.index_select(0, index).view(x.dtype).view(x.shape)
+    return _gather_subset(x.contiguous().view(index.numel(), -1), index).view(x.shape)
 
 
 def rotate_add(residual: Tensor, update: Tensor, index: Tensor, inverse: Tensor, n_tracks: int) -> Tensor:
@@ -126,3 +132,33 @@ def rotate_add(residual: Tensor, update: Tensor, index: Tensor, inverse: Tensor,
 def rotate(x: Tensor, index: Tensor, n_tracks: int) -> Tensor:
     """Rotate ``(n, D)`` activations (no residual); differentiable through ``index_select``."""
     return _gather_rows(x, index)
+
+
+def rotate_add_(residual: Tensor, update: Tensor, index: Tensor, *, chunk_rows: int) -> Tensor:
+    """In place, no autograd: ``residual += rotate(update)``, gathering ``chunk_rows`` rows at a time.
+
+    The inference path for long inputs: no full-size rotated copy is ever allocated.
+
+    Args:
+        residual: ``(n, D)`` contiguous activations, overwritten.
+        update: ``(n, D)`` same dtype.
+        index: the rotation's ``n * n_tracks`` gather index.
+        chunk_rows: rows of ``track_size`` channels gathered per step.
+
+    Returns:
+        ``residual``.
+    """
+    n_rows = index.numel()
+    target = residual.view(n_rows, -1)
+    source = update.contiguous().view(n_rows, -1)
+    for start in range(0, n_rows, chunk_rows):
+        stop = min(start + chunk_rows, n_rows)
+        target[start:stop] += _gather_subset(source, index[start:stop])
+    return residual
+
+
+def _gather_subset(rows: Tensor, index: Tensor) -> Tensor:
+    """``rows[index]`` for 2-D ``rows``, moving 2-byte rows as 32-bit words when possible."""
+    if rows.element_size() == 2 and rows.shape[1] % 2 == 0:
+        return rows.view(torch.int32).index_select(0, index).view(rows.dtype)
+    return rows.index_select(0, index)

@@ -216,13 +216,14 @@ def test_bad_lengths_are_clear_errors():
         equal(tokens[None], torch.tensor([10]))
 
 
+@pytest.mark.parametrize("mode", [True, "block", "segments"])
 @pytest.mark.parametrize("var_len", [False, True])
-def test_grad_checkpointing_changes_no_result(var_len):
+def test_grad_checkpointing_changes_no_result(var_len, mode):
     torch.manual_seed(0)
     kwargs = dict(input_size=6, output_size=3, max_seq_len=1000, track_size=2, hidden_size=8,
                   prenorm="LN", norm="LN", var_len=var_len)
     plain = ChordMixer(**kwargs)
-    checkpointed = ChordMixer(**kwargs, grad_checkpointing=True)
+    checkpointed = ChordMixer(**kwargs, grad_checkpointing=mode)
     checkpointed.load_state_dict(plain.state_dict())
     if var_len:
         lengths = torch.tensor([1000, 3, 260])
@@ -260,3 +261,38 @@ def test_bf16_autocast_runs_and_stays_close():
     low.float().sum().backward()
     assert torch.isfinite(model.embedding.weight.grad).all()
     torch.testing.assert_close(low.float(), reference, atol=0.1, rtol=0.05)
+
+
+@pytest.mark.parametrize("norms", [("LN", "LN"), ("BN", "GN"), ("None", "None")])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_chunked_in_place_inference_equals_the_plain_forward(monkeypatch, norms, precision):
+    """Long inputs in eval/no-grad run chunk by chunk, in place: same outputs as the autograd path."""
+    import genomix.models.chordmixer as chordmixer
+
+    torch.manual_seed(0)
+    model = ChordMixer(input_size=6, output_size=3, max_seq_len=600, track_size=2, hidden_size=8,
+                       prenorm=norms[0], norm=norms[1], var_len=True)
+    lengths = torch.tensor([7, 600, 1, 300, 90])
+    tokens = torch.randint(1, 6, (int(lengths.sum()),))
+    model(tokens, lengths)  # BN statistics
+    model.eval()
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    with autocast:
+        reference = model(tokens, lengths)  # grad enabled: the autograd path
+    monkeypatch.setattr(chordmixer, "INFERENCE_CHUNK", 50)
+    with torch.no_grad(), autocast:
+        chunked = model(tokens, lengths)
+    tolerance = 1e-5 if precision == "fp32" else 2e-2
+    torch.testing.assert_close(chunked.float(), reference.float(), atol=tolerance, rtol=tolerance)
+
+
+def test_encoder_does_not_overwrite_a_callers_input(monkeypatch):
+    import genomix.models.chordmixer as chordmixer
+
+    monkeypatch.setattr(chordmixer, "INFERENCE_CHUNK", 10)
+    encoder = ChordMixerEncoder(max_seq_len=64, track_size=2, hidden_size=8, prenorm="LN", var_len=True).eval()
+    rows = torch.randn(100, encoder.embedding_size)
+    before = rows.clone()
+    with torch.no_grad():
+        encoder(rows, [64, 36])
+    assert torch.equal(rows, before)
