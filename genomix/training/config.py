@@ -52,6 +52,8 @@ class TrainConfig:
         max_tokens: token budget of one batch per process (sum of sequence lengths).
         eval_max_tokens: token budget for evaluation batches (0 = ``2 * max_tokens``).
         pool_size: sequences sorted by length together before packing batches.
+        train_crop: train on a random window of this many positions of each longer sequence, drawn
+            anew each epoch (0 = whole sequences); evaluation always reads whole sequences.
         lr: peak learning rate (after warm-up).
         min_lr: learning rate at the end of the cosine decay.
         warmup_fraction: fraction of all optimizer steps spent warming up linearly from 0.
@@ -76,6 +78,7 @@ class TrainConfig:
     max_tokens: int = 32768
     eval_max_tokens: int = 0
     pool_size: int = 256
+    train_crop: int = 0
     lr: float = 1e-3
     min_lr: float = 1e-5
     warmup_fraction: float = 0.05
@@ -159,6 +162,7 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.epochs >= 1, f"epochs should be >= 1, got {config.epochs}")
     check(config.max_tokens >= 1, f"max_tokens should be >= 1, got {config.max_tokens}")
     check(config.eval_max_tokens >= 0, f"eval_max_tokens should be >= 0, got {config.eval_max_tokens}")
+    check(config.train_crop >= 0, f"train_crop should be >= 0, got {config.train_crop}")
     check(config.pool_size >= 1, f"pool_size should be >= 1, got {config.pool_size}")
     check(config.lr > 0, f"lr should be > 0, got {config.lr}")
     check(0 <= config.min_lr <= config.lr, f"min_lr should be in [0, lr], got {config.min_lr}")

@@ -23,6 +23,7 @@ from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
 from genomix.training import distributed, rundir
+from genomix.training.augment import crop_lengths, random_windows
 from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
 from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
@@ -95,7 +96,7 @@ class Trainer:
         self.model = build_model(self.model_kwargs, grad_checkpointing=config.grad_checkpointing).to(context.device)
         self.optimizer = torch.optim.AdamW(_parameter_groups(self.model, config.weight_decay), lr=config.lr)
         self.sampler = TokenBudgetBatchSampler(
-            np.asarray(self.train_split.lengths), max_tokens=config.max_tokens, seed=config.seed,
+            crop_lengths(self.train_split.lengths, crop=config.train_crop), max_tokens=config.max_tokens, seed=config.seed,
             pool_size=config.pool_size, rank=context.rank, world_size=context.world_size,
         )
         self.steps_per_epoch = [math.ceil(self.sampler.num_batches(e) / config.grad_accum)
@@ -236,6 +237,8 @@ class Trainer:
             for batch in self.sampler:
                 split = self.train_split
                 data, lengths = split.read_many(np.asarray(batch, dtype=np.int64))
+                data, lengths = random_windows(data, lengths, np.asarray(batch), crop=config.train_crop,
+                                               seed=config.seed, epoch=epoch)
                 labels = self.task.labels_tensor(np.asarray(split.labels)[batch]).to(self.context.device)
                 inputs, lengths_t = batch_inputs(data, lengths, alphabet=self.dataset.alphabet)
                 inputs, lengths_t = inputs.to(self.context.device), lengths_t.to(self.context.device)

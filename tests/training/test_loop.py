@@ -90,3 +90,23 @@ def test_existing_run_is_never_overwritten(orchid_h5, tmp_path):
         train(orchid_h5, out_dir=out, resume=True, device="cpu")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert math.isfinite(read_checkpoint(out / "best.pt")["valid"]["roc_auc"])
+
+
+def test_random_windows_are_reproducible_and_inside():
+    from genomix.training.augment import crop_lengths, random_windows
+
+    data = np.arange(30) % 250
+    lengths = np.array([5, 15, 10])
+    a = random_windows(data, lengths, np.array([7, 8, 9]), crop=6, seed=1, epoch=2)
+    b = random_windows(data, lengths, np.array([7, 8, 9]), crop=6, seed=1, epoch=2)
+    assert np.array_equal(a[0], b[0]) and a[1].tolist() == [5, 6, 6]
+    assert a[0][:5].tolist() == list(range(5))
+    window = a[0][5:11]
+    assert np.array_equal(np.diff(window), np.ones(5)) and 5 <= window[0] <= 14
+    assert crop_lengths(lengths, crop=6).tolist() == [5, 6, 6] and crop_lengths(lengths, crop=0).tolist() == [5, 15, 10]
+
+
+def test_training_on_windows(orchid_h5, tmp_path):
+    config = load_config(None, [*TINY, "epochs=1", "train_crop=200"])
+    summary = train(orchid_h5, out_dir=tmp_path / "run", config=config, device="cpu")
+    assert summary["stop_reason"] == "finished"
