@@ -1,0 +1,74 @@
+"""``genomix score-variants``: score a VCF with a trained ref/alt model; one library call.
+
+The checkpoint is read with :func:`genomix.training.checkpoint.load_model`; it must hold a
+``variant_effect`` model. The window and label kind come from the checkpoint's config when it has
+them (``config["window"]``, ``config["label_kind"]``), else from ``--window`` and the checkpoint's
+classes (classes: classification; none: regression).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import click
+
+from genomix.cli._errors import user_errors
+
+_IN = click.Path(exists=True, dir_okay=False, readable=True)
+
+
+@click.command("score-variants")
+@click.argument("model_path", metavar="MODEL.pt", type=_IN)
+@click.option("--reference", required=True, type=_IN, help="Reference FASTA.")
+@click.option("--vcf", required=True, type=_IN, help="Input VCF (plain, bgzip or gzip) or BCF.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Output .vcf, .vcf.gz or .vcf.bgz (compressed: tabix-indexed).")
+@click.option("--window", type=click.IntRange(min=1), help="Window (bp); default: the checkpoint's.")
+@click.option("--rc", is_flag=True, help="Average each score with the reverse strand's.")
+@click.option("--batch-tokens", type=click.IntRange(min=1), default=1 << 18, show_default=True,
+              help="Most window tokens per model call.")
+@click.option("--contig-alias", multiple=True, help="VCF_NAME=REFERENCE_NAME; repeatable.")
+@click.option("--element-field", help="INFO field naming each variant's reference record.")
+@click.option("--region", help="Only variants in CHROM[:START-END] (needs an indexed VCF).")
+@click.option("--device", default="cpu", show_default=True, help="torch device.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@user_errors
+def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, contig_alias, element_field, region,
+                   device, quiet) -> None:
+    """Write the VCF with GMX_SCORE and GMX_DIFF per ALT (see docs/variants.md)."""
+    from genomix.datasets.variant_windows import parse_contig_aliases
+    from genomix.errors import CheckpointError, ConfigError
+    from genomix.inference.variants import score_vcf
+    from genomix.io.vcf import check_output_path
+    from genomix.training.checkpoint import load_model
+
+    check_output_path(out)
+    aliases = parse_contig_aliases(contig_alias)
+    model, info = load_model(model_path, device=device)
+    if info.get("task") != "variant_effect":
+        raise CheckpointError(f"checkpoint {model_path}: a {info.get('task')!r} model; score-variants needs a "
+                              f"variant_effect (ref/alt) model")
+    config = info.get("config") or {}
+    window = window or config.get("window")
+    if not window:
+        raise ConfigError(f"checkpoint {model_path} does not record its window; give --window (bp)")
+    label_kind = config.get("label_kind") or ("classification" if info.get("classes") else "regression")
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(unit="records", unit_scale=True, desc="scoring", file=sys.stderr, leave=False)
+    try:
+        summary = score_vcf(model, reference=reference, vcf=vcf, out=out, window=int(window), label_kind=label_kind,
+                            classes=info.get("classes"), target_scale=info.get("target_scale"), rc=rc,
+                            batch_tokens=batch_tokens, contig_aliases=aliases, element_field=element_field,
+                            region=region, progress=None if bar is None else bar.update,
+                            command=shlex.join(["genomix", *sys.argv[1:]]))
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(f"records: {summary['records']:,}; alleles scored: {summary['alleles_scored']:,}; "
+               f"REF mismatches: {summary['ref_mismatch']:,}; outside the reference: "
+               f"{summary['outside_reference']:,}; symbolic ALTs: {summary['symbolic_alt']:,}")
+    click.echo(f"wrote {summary['out']}")

@@ -1,0 +1,425 @@
+"""The variant-effect builder: ``genomix build-dataset variant-effect``.
+
+For each VCF record and each of its ALTs, the reference window centred on the variant and the
+alternative window with the ALT applied (convention: :mod:`genomix.datasets.variant_windows`), a label
+from INFO, a group that keeps related variants in one split, then a dataset of task ``variant_effect``:
+
+- ``tokens``/``offsets``: the reference windows; ``alt_tokens``/``alt_offsets``: the alternative
+  windows (ragged, lengths may differ from the reference's).
+- ``labels``: ``int64`` class indices (``label_kind = "classification"``, classes in ``classes``) or
+  ``float32`` effects (``label_kind = "regression"``).
+- ``ids``: the VCF ID (``ID/ALT`` for multi-allelic records), or ``CHROM:POS:REF:ALT``.
+- ``meta``: ``chrom``, ``pos`` (1-based), ``ref``, ``alt``, ``record`` (1-based record number),
+  ``allele`` (1-based ALT index), ``contig`` (reference record), ``window_start`` (0-based),
+  ``variant_offset``, ``label_value`` (the INFO value as read), ``group``.
+
+Skips are counted per (record, ALT): ``symbolic_alt`` (``<DEL>``, ``*``, breakends), ``no_alt``,
+``ref_mismatch`` (REF differs from the reference; ``strict`` fails instead), ``outside_reference``
+(REF not inside its reference record, or on another chromosome than its element), ``missing_label``,
+``label_not_in_classes`` / ``label_not_mapped``.
+
+Labels: ``label="INFO/FIELD"``. Numeric values (every non-missing value parses as a number) and no
+``classes``: regression. Otherwise classification: classes are ``classes`` in the given order (other
+values skipped) or the sorted distinct values. ``label_map="Cfrm=1,Reported=0"`` maps values to class
+indices: exact values first, then glob patterns in the order given (``'Cfrm*=1,*=0'``: every
+``Cfrm...`` status is class 1, anything else class 0); class ``i`` is named by its keys joined by
+``|`` (``*`` alone reads ``other``).
+
+Groups: each ``group_by`` entry is ``INFO/FIELD`` (equal values share a group) or ``window``
+(variants whose reference windows overlap, directly or through a chain, on the same chromosome in
+genomic coordinates, share a group); several entries are merged. Groups never straddle splits.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from genomix.alphabet import DNA
+from genomix.datasets.provenance import make_provenance
+from genomix.datasets.splits import SPLIT_NAMES, check_fractions, merge_groups, split_indices
+from genomix.datasets.store import SplitArrays, write_dataset
+from genomix.datasets.variant_windows import Locus, VariantLocator, check_window
+from genomix.errors import ConfigError, InputFormatError
+from genomix.io.reference import Reference
+from genomix.io.vcf import VcfReader, VcfRecord, is_symbolic
+
+logger = logging.getLogger(__name__)
+
+TASK = "variant_effect"
+WINDOW_CONVENTION = ("ref window = reference[max(0, p - W//2) : min(C, p - W//2 + W)] for REF start p "
+                     "(0-based) on a record of length C; clipped at record ends, never padded; "
+                     "alt window = ref window with REF replaced by ALT")
+MISSING = (None, "", ".")
+
+
+@dataclass
+class _Items:
+    """Kept (variant, ALT) items, in VCF order."""
+
+    ref_tokens: list[np.ndarray] = field(default_factory=list)
+    alt_tokens: list[np.ndarray] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    raw_labels: list[object] = field(default_factory=list)
+    group_values: list[list[object]] = field(default_factory=list)
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
+    meta: dict[str, list] = field(default_factory=lambda: {name: [] for name in (
+        "chrom", "pos", "ref", "alt", "record", "allele", "contig", "window_start", "variant_offset")})
+
+
+def parse_label_map(text: str | None) -> dict[str, int] | None:
+    """``"Cfrm=1,Reported=0"`` -> ``{"Cfrm": 1, "Reported": 0}`` (keys may be glob patterns, see :func:`map_label`).
+
+    Raises:
+        ConfigError: not ``VALUE=INDEX`` pairs, or the indices are not ``0..K-1`` with ``K >= 2``.
+    """
+    if text is None:
+        return None
+    mapping: dict[str, int] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        value, sep, index = pair.rpartition("=")
+        if not sep or not value:
+            raise ConfigError(f"--label-map must be VALUE=CLASS_INDEX pairs like 'Cfrm=1,Reported=0', got {pair!r}")
+        try:
+            mapping[value] = int(index)
+        except ValueError:
+            raise ConfigError(f"--label-map class indices must be integers, got {index!r} in {pair!r}") from None
+    indices = sorted(set(mapping.values()))
+    if len(indices) < 2 or indices != list(range(len(indices))):
+        raise ConfigError(f"--label-map must map to class indices 0..K-1 with K >= 2, got {sorted(set(mapping.values()))}")
+    return mapping
+
+
+def map_label(value: str, mapping: dict[str, int]) -> int | None:
+    """The class index of ``value``: an exact key first, then glob patterns (``Cfrm*``, ``*``) in order."""
+    if value in mapping:
+        return mapping[value]
+    for pattern, index in mapping.items():
+        if any(char in pattern for char in "*?[") and fnmatch.fnmatchcase(value, pattern):
+            return index
+    return None
+
+
+def info_field(spec: str, *, option: str) -> str:
+    """``"INFO/STATUS"`` (or ``"STATUS"``) -> ``"STATUS"``."""
+    name = spec[5:] if spec.upper().startswith("INFO/") else spec
+    if not name or "/" in name:
+        raise ConfigError(f"{option} must name an INFO field as INFO/FIELD, got {spec!r}")
+    return name
+
+
+def build_variant_dataset(
+    reference: str | os.PathLike,
+    vcf: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    window: int = 1024,
+    label: str,
+    label_map: str | None = None,
+    classes: Sequence[str] | None = None,
+    group_by: Sequence[str] = (),
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    strict: bool = False,
+    contig_aliases: dict[str, str] | None = None,
+    element_field: str | None = None,
+    region: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    command: Sequence[str] | None = None,
+) -> dict:
+    """Build a ``variant_effect`` dataset from a reference FASTA and a VCF.
+
+    Args:
+        reference: FASTA (plain, BGZF or gzip); indexed with pyfaidx.
+        vcf: VCF (plain, BGZF or gzip) or BCF.
+        out: the ``.h5`` file to write (atomically; nothing is written on error).
+        window: ``W``, the reference window in bases.
+        label: ``INFO/FIELD`` holding the label.
+        label_map: ``VALUE=INDEX,...`` (classification; see the module docstring).
+        classes: the classes to keep, in index order (forces classification).
+        group_by: ``INFO/FIELD`` and/or ``window`` entries (see the module docstring).
+        fractions: (train, valid, test).
+        seed: the split's seed.
+        strict: fail on the first REF mismatch instead of skipping it.
+        contig_aliases: VCF CHROM -> reference record.
+        element_field: INFO field naming each record's reference record (element references).
+        region: only records in this region (needs an indexed VCF).
+        progress: called with the number of records read since the last call.
+        command: the command line for provenance.
+
+    Returns:
+        The summary: ``records_read``, ``alleles_read``, ``kept``, ``skipped`` (reason -> count),
+        ``first_skipped`` (reason -> example), ``label_kind``, ``classes`` (name -> per-split counts)
+        or ``label_stats``, ``splits``, ``groups``, ``length`` (ref and alt window lengths), ``out``.
+
+    Raises:
+        ConfigError: a bad option. InputFormatError: a bad input file, a contig missing from the
+        reference, or (``strict``) a REF mismatch.
+    """
+    window = check_window(window)
+    fractions = check_fractions(fractions)
+    label_field = info_field(label, option="--label")
+    mapping = parse_label_map(label_map)
+    if mapping is not None and classes:
+        raise ConfigError("give --label-map or --classes, not both (--label-map names the classes itself)")
+    group_specs = [spec if spec == "window" else info_field(spec, option="--group-by") for spec in group_by]
+    items, skipped, first_skipped, counts = _collect(
+        reference, vcf, window=window, label_field=label_field, group_fields=[s for s in group_specs if s != "window"],
+        strict=strict, contig_aliases=contig_aliases, element_field=element_field, region=region,
+        progress=progress)
+    labels, label_kind, class_names = _labels(items, skipped, first_skipped, mapping=mapping, classes=classes,
+                                              label_field=label_field)
+    if not labels.size:
+        raise InputFormatError(f"{vcf}: no variant left to build a dataset from (skipped: "
+                               f"{', '.join(f'{k} {v:,}' for k, v in skipped.items()) or 'none'})")
+    groups = _groups(items, group_specs, window=window)
+    strata = labels if label_kind == "classification" else np.zeros(len(labels), dtype=np.int64)
+    parts = split_indices(list(strata), fractions, seed=seed, groups=list(groups))
+    _warn_empty_splits(parts, fractions, n_groups=int(groups.max()) + 1)
+    splits = {name: _split_arrays(items, labels, groups, index) for name, index in parts.items()}
+    options = {"window": window, "label": label, "label_map": label_map, "classes": list(classes or []),
+               "group_by": list(group_by), "split": list(fractions), "strict": strict,
+               "contig_aliases": contig_aliases or {}, "element_field": element_field, "region": region}
+    write_dataset(out, splits, task=TASK, alphabet="dna", vocab=DNA.vocab, classes=class_names,
+                  provenance=make_provenance([reference, vcf], seed=seed, command=command, options=options),
+                  extra_attrs={"label_kind": label_kind, "label_field": label_field, "window": window,
+                               "window_convention": WINDOW_CONVENTION, "group_by": list(group_by),
+                               "contig_aliases": contig_aliases or {}, "element_field": element_field or ""})
+    return _summary(out, items, labels, parts, counts=counts, skipped=skipped, first_skipped=first_skipped,
+                    label_kind=label_kind, class_names=class_names, n_groups=int(groups.max()) + 1)
+
+
+def _collect(reference, vcf, *, window, label_field, group_fields, strict, contig_aliases, element_field,
+             region, progress) -> tuple[_Items, Counter, dict, dict]:
+    items = _Items()
+    skipped: Counter = Counter()
+    first_skipped: dict[str, str] = {}
+    records = alleles = 0
+
+    def skip(reason: str, record: VcfRecord, detail: str = "") -> None:
+        skipped[reason] += 1
+        first_skipped.setdefault(reason, f"{record.where}{detail}")
+
+    with Reference(reference) as ref_genome, VcfReader(vcf, region=region) as reader:
+        if label_field not in reader.header.info:
+            raise ConfigError(f"--label INFO/{label_field}: {vcf} declares no such INFO field "
+                              f"(it has: {', '.join(reader.header.info) or 'none'})")
+        locator = VariantLocator(ref_genome, vcf_path=str(vcf), contig_aliases=contig_aliases,
+                                 element_field=element_field)
+        for record in reader:
+            records += 1
+            if progress is not None and records % 1000 == 0:
+                progress(1000)
+            if not record.alts:
+                alleles += 1
+                skip("no_alt", record)
+                continue
+            alleles += len(record.alts)
+            locus = None
+            if any(not is_symbolic(alt) for alt in record.alts):
+                locus = locator.locate(record)
+                if locus is not None and not _ref_ok(locator, locus, record, vcf=vcf, strict=strict,
+                                                     skip=skip, n_alts=len(record.alts)):
+                    continue
+            for allele, alt in enumerate(record.alts, start=1):
+                if is_symbolic(alt):
+                    skip("symbolic_alt", record, f" ALT {alt}")
+                elif locus is None:
+                    skip("outside_reference", record)
+                else:
+                    _add(items, locator, locus, record, allele, alt, window=window, label_field=label_field,
+                         group_fields=group_fields)
+        if progress is not None:
+            progress(records % 1000)
+    return items, skipped, first_skipped, {"records_read": records, "alleles_read": alleles}
+
+
+def _ref_ok(locator: VariantLocator, locus: Locus, record: VcfRecord, *, vcf, strict: bool, skip, n_alts: int) -> bool:
+    found = locator.reference_allele(locus)
+    if found == record.ref:
+        return True
+    detail = (f": REF {record.ref!r} but the reference {locus.contig}:{locus.start + 1:,}-{locus.end:,} "
+              f"has {found!r}")
+    if strict:
+        raise InputFormatError(f"{vcf}: {record.where}{detail} (--strict)")
+    for _ in range(n_alts):
+        skip("ref_mismatch", record, detail)
+    return False
+
+
+def _add(items: _Items, locator: VariantLocator, locus: Locus, record: VcfRecord, allele: int, alt: str, *,
+         window: int, label_field: str, group_fields: list[str]) -> None:
+    windows = locator.windows(locus, record.ref, alt, window=window)
+    where = f"{record.chrom}:{record.pos}"
+    items.ref_tokens.append(DNA.encode(windows.ref_window, record=f"{locus.contig} (reference window of {where})"))
+    items.alt_tokens.append(DNA.encode(windows.alt_window, record=f"{where} ALT {alt}"))
+    if record.id:
+        items.ids.append(record.id if len(record.alts) == 1 else f"{record.id}/{alt}")
+    else:
+        items.ids.append(f"{record.chrom}:{record.pos}:{record.ref}:{alt}")
+    items.raw_labels.append(_allele_value(record, label_field, allele))
+    items.group_values.append([_allele_value(record, name, allele) for name in group_fields])
+    shift = locus.genomic_shift
+    items.spans.append((locus.genomic_chrom, windows.start + shift, windows.end + shift))
+    for column, value in (("chrom", record.chrom), ("pos", record.pos), ("ref", record.ref), ("alt", alt),
+                          ("record", record.number), ("allele", allele), ("contig", locus.contig),
+                          ("window_start", windows.start), ("variant_offset", windows.variant_offset)):
+        items.meta[column].append(value)
+
+
+def _allele_value(record: VcfRecord, field_name: str, allele: int) -> object:
+    """An INFO value for one ALT: ``Number=A`` / ``R`` fields give the ALT's own entry."""
+    value = record.info_value(field_name)
+    if isinstance(value, tuple):
+        if len(value) == len(record.alts):
+            return value[allele - 1]
+        if len(value) == len(record.alts) + 1:
+            return value[allele]
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _labels(items: _Items, skipped: Counter, first_skipped: dict, *, mapping, classes, label_field
+            ) -> tuple[np.ndarray, str, list[str] | None]:
+    """Turn raw INFO values into labels; items without a usable label are dropped from ``items``."""
+    raw = items.raw_labels
+    keep = [i for i, value in enumerate(raw) if not _missing(value)]
+    reasons = {i: "missing_label" for i, value in enumerate(raw) if _missing(value)}
+    if mapping is None and not classes and keep and all(_number(raw[i]) is not None for i in keep):
+        values = np.array([_number(raw[i]) for i in keep], dtype=np.float32)
+        _drop(items, keep, reasons, skipped, first_skipped)
+        return values, "regression", None
+    text = {i: str(raw[i]) for i in keep}
+    if mapping is not None:
+        indices = {i: map_label(text[i], mapping) for i in keep}
+        class_names = ["|".join("other" if v == "*" else v for v, k in mapping.items() if k == index)
+                       for index in range(max(mapping.values()) + 1)]
+        reason = "label_not_mapped"
+    else:
+        class_names = [c for c in classes] if classes else sorted(set(text.values()))
+        position = {name: index for index, name in enumerate(class_names)}
+        indices = {i: position.get(text[i]) for i in keep}
+        reason = "label_not_in_classes"
+    for i in keep:
+        if indices[i] is None:
+            reasons[i] = reason
+    kept = [i for i in keep if indices[i] is not None]
+    if len(class_names) < 2:
+        raise ConfigError(f"INFO/{label_field} gives {len(class_names)} class ({', '.join(class_names)}); "
+                          f"classification needs at least 2 (or numeric values for regression)")
+    _drop(items, kept, reasons, skipped, first_skipped)
+    return np.array([indices[i] for i in kept], dtype=np.int64), "classification", class_names
+
+
+def _drop(items: _Items, kept: list[int], reasons: dict[int, str], skipped: Counter, first_skipped: dict) -> None:
+    for i, reason in sorted(reasons.items()):
+        skipped[reason] += 1
+        first_skipped.setdefault(reason, f"{items.ids[i]} (INFO value {items.raw_labels[i]!r})")
+    if len(kept) == len(items.ids):
+        return
+    for name in ("ref_tokens", "alt_tokens", "ids", "raw_labels", "group_values", "spans"):
+        values = getattr(items, name)
+        setattr(items, name, [values[i] for i in kept])
+    items.meta = {column: [values[i] for i in kept] for column, values in items.meta.items()}
+
+
+def _missing(value: object) -> bool:
+    return value in MISSING or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _groups(items: _Items, specs: list[str], *, window: int) -> np.ndarray:
+    """``int64 (n,)`` group numbers (each item alone when there is no ``group_by``)."""
+    n = len(items.ids)
+    if not specs:
+        return np.arange(n, dtype=np.int64)
+    keys: list[list] = []
+    info_column = 0
+    for spec in specs:
+        if spec == "window":
+            keys.append(_window_components(items.spans))
+        else:
+            keys.append([None if _missing(v[info_column]) else ("info", spec, str(v[info_column]))
+                         for v in items.group_values])
+            info_column += 1
+    return merge_groups(*keys)
+
+
+def _window_components(spans: list[tuple[str, int, int]]) -> list[int]:
+    """Component number per item: items whose windows overlap (transitively) share one."""
+    order = sorted(range(len(spans)), key=lambda i: (spans[i][0], spans[i][1]))
+    component = [0] * len(spans)
+    current, chrom, reach = -1, None, -1
+    for i in order:
+        span_chrom, start, end = spans[i]
+        if span_chrom != chrom or start >= reach:
+            current += 1
+            chrom, reach = span_chrom, end
+        reach = max(reach, end)
+        component[i] = current
+    return component
+
+
+def _warn_empty_splits(parts: dict[str, np.ndarray], fractions, *, n_groups: int) -> None:
+    empty = [name for name, fraction in zip(SPLIT_NAMES, fractions) if fraction > 0 and not len(parts[name])]
+    if empty:
+        warnings.warn(f"split(s) {', '.join(empty)} are empty: the variants form only {n_groups} group(s) "
+                      f"(--group-by keeps each group whole; a smaller --window makes fewer overlaps)", stacklevel=3)
+
+
+def _split_arrays(items: _Items, labels: np.ndarray, groups: np.ndarray, index: np.ndarray) -> SplitArrays:
+    ref = [items.ref_tokens[i] for i in index]
+    alt = [items.alt_tokens[i] for i in index]
+    meta = {column: [values[i] for i in index] for column, values in items.meta.items()}
+    meta["label_value"] = [str(items.raw_labels[i]) for i in index]
+    meta["group"] = groups[index]
+    for column in ("pos", "record", "allele", "window_start", "variant_offset"):
+        meta[column] = np.asarray(meta[column], dtype=np.int64)
+    return SplitArrays(
+        tokens=_concat(ref), offsets=_offsets(ref), labels=labels[index], ids=[items.ids[i] for i in index],
+        meta=meta, extra={"alt_tokens": _concat(alt), "alt_offsets": _offsets(alt)})
+
+
+def _concat(pieces: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(pieces).astype(np.uint8) if pieces else np.empty(0, dtype=np.uint8)
+
+
+def _offsets(pieces: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum([len(p) for p in pieces], dtype=np.int64)]).astype(np.int64)
+
+
+def _summary(out, items: _Items, labels: np.ndarray, parts: dict[str, np.ndarray], *, counts: dict,
+             skipped: Counter, first_skipped: dict, label_kind: str, class_names, n_groups: int) -> dict:
+    ref_lengths = np.array([len(t) for t in items.ref_tokens])
+    alt_lengths = np.array([len(t) for t in items.alt_tokens])
+    summary = {**counts, "kept": int(len(labels)), "skipped": dict(sorted(skipped.items())),
+               "first_skipped": dict(sorted(first_skipped.items())), "label_kind": label_kind,
+               "splits": {name: int(len(index)) for name, index in parts.items()}, "groups": n_groups,
+               "length": {"ref_min": int(ref_lengths.min()), "ref_max": int(ref_lengths.max()),
+                          "alt_min": int(alt_lengths.min()), "alt_max": int(alt_lengths.max()),
+                          "total": int(ref_lengths.sum() + alt_lengths.sum())},
+               "out": str(out)}
+    if label_kind == "classification":
+        summary["classes"] = {name: {split: int(np.sum(labels[index] == k)) for split, index in parts.items()}
+                              for k, name in enumerate(class_names)}
+    else:
+        summary["label_stats"] = {split: ({"mean": float(labels[index].mean()), "std": float(labels[index].std())}
+                                          if len(index) else {}) for split, index in parts.items()}
+    return summary

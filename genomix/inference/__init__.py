@@ -1,0 +1,1 @@
+"""Inference: scoring and annotation with trained models (torch; reads inputs through genomix.io)."""

@@ -1,0 +1,114 @@
+"""The ref/alt model for variant effects: one ChordMixer encoder shared by both windows, and a head.
+
+``h_ref`` and ``h_alt`` are the per-window means of the encoder's features; the head reads
+``[h_ref, h_alt, h_alt - h_ref]`` (``3 D`` features). Both windows of every variant go through the
+encoder in one call (the variable-length mode handles their different lengths without padding, and
+each window's output does not depend on its batch neighbours).
+
+The constructor's keyword arguments are plain numbers and strings, and :meth:`RefAltModel.config`
+returns them, so a checkpoint rebuilds the model with ``RefAltModel(**config)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genomix.models.chordmixer import ChordMixer, segment_mean
+
+HEADS = ("linear", "mlp")
+
+
+class RefAltModel(nn.Module):
+    """Score a variant from its reference and alternative windows.
+
+    Args:
+        input_size: vocabulary size (token 0 is padding).
+        output_size: classes (logits) or regression targets.
+        max_seq_len: longest window the encoder is built for (sets its depth and width ``D``).
+        track_size, hidden_size, mlp_dropout, layer_dropout, prenorm, norm: as in
+            :class:`~genomix.models.chordmixer.ChordMixer`.
+        head: ``'linear'`` (``Linear(3D, output_size)``) or ``'mlp'``
+            (``Linear(3D, head_hidden) -> GELU -> Dropout -> Linear(head_hidden, output_size)``).
+        head_hidden: width of the MLP head.
+        head_dropout: dropout inside the MLP head.
+        grad_checkpointing: recompute encoder activations in the backward pass.
+
+    Shapes:
+        ``forward(ref_tokens (N_ref,), ref_lengths (B,), alt_tokens (N_alt,), alt_lengths (B,))``
+        -> ``(B, output_size)``.
+    """
+
+    def __init__(self, input_size: int, output_size: int, *, max_seq_len: int = 2048, track_size: int = 16,
+                 hidden_size: int = 128, mlp_dropout: float = 0.0, layer_dropout: float = 0.0,
+                 prenorm: str = "None", norm: str = "None", head: str = "linear", head_hidden: int = 256,
+                 head_dropout: float = 0.0, grad_checkpointing: bool = False) -> None:
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
+        if output_size < 1:
+            raise ValueError(f"output_size must be >= 1, got {output_size}")
+        self._config = {"input_size": int(input_size), "output_size": int(output_size),
+                        "max_seq_len": int(max_seq_len), "track_size": int(track_size),
+                        "hidden_size": int(hidden_size), "mlp_dropout": float(mlp_dropout),
+                        "layer_dropout": float(layer_dropout), "prenorm": prenorm, "norm": norm,
+                        "head": head, "head_hidden": int(head_hidden), "head_dropout": float(head_dropout)}
+        self.backbone = ChordMixer(input_size, 1, embedding_type="sparse", decoder="none", max_seq_len=max_seq_len,
+                                   track_size=track_size, hidden_size=hidden_size, mlp_dropout=mlp_dropout,
+                                   layer_dropout=layer_dropout, prenorm=prenorm, norm=norm, var_len=True,
+                                   grad_checkpointing=grad_checkpointing)
+        width = 3 * self.backbone.embedding_size
+        if head == "linear":
+            self.head = nn.Sequential(nn.Linear(width, output_size))
+        else:
+            self.head = nn.Sequential(nn.Linear(width, head_hidden), nn.GELU(), nn.Dropout(head_dropout),
+                                      nn.Linear(head_hidden, output_size))
+        for module in self.head.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    @property
+    def embedding_size(self) -> int:
+        """``D``, the encoder's feature width."""
+        return self.backbone.embedding_size
+
+    @property
+    def output_size(self) -> int:
+        return self._config["output_size"]
+
+    def config(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (JSON-serialisable): ``RefAltModel(**config)`` rebuilds it."""
+        return dict(self._config)
+
+    def encode(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Mean-pooled features of each window: ``(N,)`` tokens, ``(B,)`` lengths -> ``(B, D)`` float32."""
+        lengths = torch.as_tensor(lengths, dtype=torch.int64, device=tokens.device)
+        return segment_mean(self.backbone(tokens, lengths), lengths)
+
+    def head_from(self, h_ref: Tensor, h_alt: Tensor) -> Tensor:
+        """The head on pooled features: ``(B, D)``, ``(B, D)`` -> ``(B, output_size)``."""
+        return self.head(torch.cat([h_ref, h_alt, h_alt - h_ref], dim=-1))
+
+    def encode_pair(self, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor,
+                    alt_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """``(h_ref, h_alt)``, each ``(B, D)``, from ONE encoder call over all ``2B`` windows."""
+        ref_lengths = torch.as_tensor(ref_lengths, dtype=torch.int64, device=ref_tokens.device)
+        alt_lengths = torch.as_tensor(alt_lengths, dtype=torch.int64, device=ref_tokens.device)
+        if ref_lengths.shape != alt_lengths.shape:
+            raise ValueError(f"ref_lengths and alt_lengths must both be (B,), got {tuple(ref_lengths.shape)} "
+                             f"and {tuple(alt_lengths.shape)}")
+        pooled = self.encode(torch.cat([ref_tokens, alt_tokens.to(ref_tokens.dtype)]),
+                             torch.cat([ref_lengths, alt_lengths]))
+        batch = len(ref_lengths)
+        return pooled[:batch], pooled[batch:]
+
+    def forward(self, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor, alt_lengths: Tensor) -> Tensor:
+        """Logits or predictions ``(B, output_size)``; shapes in the class docstring."""
+        h_ref, h_alt = self.encode_pair(ref_tokens, ref_lengths, alt_tokens, alt_lengths)
+        return self.head_from(h_ref, h_alt)
+
+
+__all__ = ["RefAltModel", "HEADS"]
