@@ -291,7 +291,8 @@ def build_adding(
     options = {"base_length": base_length, "max_length": max_length, **{f"n_{k}": v for k, v in counts.items()}}
     provenance = make_provenance([], seed=seed, command=command, options=options)
     summaries = _write_file(Path(out), plans, provenance=provenance,
-                            attrs={"base_length": base_length, "max_length": max_length}, progress=progress)
+                            attrs={"generator": "adding", "base_length": base_length,
+                                   "max_length": max_length}, progress=progress)
     positions = sum(s["positions"] for s in summaries.values())
     size = Path(out).stat().st_size
     return {"out": str(out), "task": "regression", "base_length": base_length, "max_length": max_length,

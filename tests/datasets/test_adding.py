@@ -78,6 +78,7 @@ def test_build_writes_the_same_arrays_and_a_small_file(tmp_path):
         assert np.array_equal(train.offsets, expected.offsets)
         assert dataset.vocab == {"value": 0, "marker": 1}
         assert dataset.provenance["seed"] == 2 and dataset.attrs["base_length"] == 1_000
+        assert dataset.attrs["generator"] == "adding"
     assert summary["bytes_per_position"] <= 4.5  # float32 would be 8; measured 3.8 at scale
     assert summary["splits"]["train"]["positions"] == int(expected.offsets[-1])
 
