@@ -8,8 +8,9 @@ from INFO, a group that keeps related variants in one split, then a dataset of t
   windows (ragged, lengths may differ from the reference's).
 - ``labels``: ``int64`` class indices (``label_kind = "classification"``, classes in ``classes``) or
   ``float32`` effects (``label_kind = "regression"``).
-- ``ids``: the VCF ID (``ID/ALT`` for multi-allelic records), or ``CHROM:POS:REF:ALT``.
-- ``meta``: ``chrom``, ``pos`` (1-based), ``ref``, ``alt``, ``record`` (1-based record number),
+- ``ids``: ``CHROM:POS:REF:ALT`` (``...@ELEMENT`` with element references), unique per variant
+  where VCF IDs often are not (MITOMAP repeats 412 of its IDs).
+- ``meta``: ``chrom``, ``pos`` (1-based), ``ref``, ``alt``, ``vcf_id`` (the VCF ID, or empty), ``record`` (1-based record number),
   ``allele`` (1-based ALT index), ``contig`` (reference record), ``window_start`` (0-based),
   ``variant_offset``, ``label_value`` (the INFO value as read), ``group``.
 
@@ -72,7 +73,7 @@ class _Items:
     group_values: list[list[object]] = field(default_factory=list)
     spans: list[tuple[str, int, int]] = field(default_factory=list)
     meta: dict[str, list] = field(default_factory=lambda: {name: [] for name in (
-        "chrom", "pos", "ref", "alt", "record", "allele", "contig", "window_start", "variant_offset")})
+        "chrom", "pos", "ref", "alt", "vcf_id", "record", "allele", "contig", "window_start", "variant_offset")})
 
 
 def parse_label_map(text: str | None) -> dict[str, int] | None:
@@ -261,15 +262,14 @@ def _add(items: _Items, locator: VariantLocator, locus: Locus, record: VcfRecord
     where = f"{record.chrom}:{record.pos}"
     items.ref_tokens.append(DNA.encode(windows.ref_window, record=f"{locus.contig} (reference window of {where})"))
     items.alt_tokens.append(DNA.encode(windows.alt_window, record=f"{where} ALT {alt}"))
-    if record.id:
-        items.ids.append(record.id if len(record.alts) == 1 else f"{record.id}/{alt}")
-    else:
-        items.ids.append(f"{record.chrom}:{record.pos}:{record.ref}:{alt}")
+    variant = f"{record.chrom}:{record.pos}:{record.ref}:{alt}"
+    items.ids.append(variant if locator.element_field is None else f"{variant}@{locus.contig}")
     items.raw_labels.append(_allele_value(record, label_field, allele))
     items.group_values.append([_allele_value(record, name, allele) for name in group_fields])
     shift = locus.genomic_shift
     items.spans.append((locus.genomic_chrom, windows.start + shift, windows.end + shift))
     for column, value in (("chrom", record.chrom), ("pos", record.pos), ("ref", record.ref), ("alt", alt),
+                          ("vcf_id", record.id or ""),
                           ("record", record.number), ("allele", allele), ("contig", locus.contig),
                           ("window_start", windows.start), ("variant_offset", windows.variant_offset)):
         items.meta[column].append(value)
