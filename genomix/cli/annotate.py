@@ -1,0 +1,99 @@
+"""``genomix annotate``: class predictions for every record or window of a FASTA file (one library call)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from genomix.cli._errors import user_errors
+
+
+class _Bar:
+    """A tqdm bar on stderr: bases done (total estimated from the file position), records, bases/s, ETA."""
+
+    def __init__(self, *, disable: bool) -> None:
+        self.bar = None
+        if not disable:
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit="bp", unit_scale=True, desc="annotate", file=sys.stderr, dynamic_ncols=True,
+                            leave=False)
+
+    def __call__(self, state) -> None:
+        if self.bar is None:
+            return
+        if state.fraction:
+            self.bar.total = max(int(state.bases / state.fraction), state.bases)
+        self.bar.update(state.bases - self.bar.n)
+        self.bar.set_postfix(records=f"{state.records:,}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _setup_logging(*, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("genomix")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("fasta", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Per-record table: .tsv (id, length, class, p_<class>...), or .bed for one line per "
+                   "window; '-' writes TSV to standard output.")
+@click.option("--bed", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Per-window predictions as BED6+N (name = class, score = 1000 x probability, one "
+                   "column per class); '-' for standard output.")
+@click.option("--window", type=click.IntRange(min=1), help="Cut every record into windows of this many bases.")
+@click.option("--stride", type=click.IntRange(min=1), help="Step between window starts (default: --window).")
+@click.option("--rc", is_flag=True, help="Average each prediction with its reverse complement's.")
+@click.option("--min-length", type=click.IntRange(min=0), default=1, help="Skip (and count) shorter records.")
+@click.option("--max-length", type=click.IntRange(min=0),
+              help="Window longer records automatically [default: the model's max_seq_len; 0: never].")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=65536, help="Token budget per batch.")
+@click.option("--on-invalid", type=click.Choice(["error", "skip"]), default="error",
+              help="A record with a character the model's alphabet lacks: stop, or skip and count it.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary, only errors.")
+@user_errors
+def annotate(model: Path, fasta: str, out: str | None, bed: str | None, window: int | None, stride: int | None,
+             rc: bool, min_length: int, max_length: int | None, device: str, precision: str, max_tokens: int,
+             on_invalid: str, quiet: bool) -> None:
+    """Predict the class of every record (or window) of INPUT (FASTA, plain or gzip; '-' = stdin) with MODEL.pt.
+
+    Examples:
+
+      genomix annotate best.pt contigs.fasta.gz --out contigs.tsv
+
+      genomix annotate best.pt genome.fna.gz --window 10000 --stride 5000 --bed windows.bed
+
+      zcat reads.fa.gz | genomix annotate best.pt - --out - | sort -k3
+    """
+    from genomix.inference.annotate import annotate_fasta
+
+    if out is None and bed is None:
+        raise click.UsageError("give --out FILE (or '-') and/or --bed FILE")
+    _setup_logging(quiet=quiet)
+    bar = _Bar(disable=quiet)
+    try:
+        summary = annotate_fasta(model, fasta, out=out, bed=bed, window=window, stride=stride, rc=rc,
+                                 min_length=min_length, max_length=max_length, device=device, precision=precision,
+                                 max_tokens=max_tokens, on_invalid=on_invalid, progress=bar)
+    finally:
+        bar.close()
+    if not quiet:
+        skipped = "".join([f", skipped {summary.skipped_short:,} shorter than {min_length:,} bp"] * bool(summary.skipped_short)
+                          + [f", skipped {summary.skipped_invalid:,} invalid"] * bool(summary.skipped_invalid))
+        click.echo(f"annotated {summary.records_written:,} of {summary.records_read:,} records "
+                   f"({summary.windows:,} windows, {summary.bases:,} bp) in {summary.seconds:.1f} s, "
+                   f"{summary.bases_per_second:,.0f} bp/s{skipped}", err=True)

@@ -1,0 +1,193 @@
+"""Prediction writers: one small interface (``write_batch``, ``close``), the format chosen by suffix.
+
+A writer receives :class:`RecordPrediction` objects (computed elsewhere; writers only serialise) and
+writes them to a temporary file beside the target, renamed over it by :meth:`PredictionWriter.close`.
+An error (:meth:`PredictionWriter.abort`, or leaving the ``with`` block by an exception) removes the
+temporary file, so a failed run never leaves a partial output. ``-`` writes to standard output
+directly (nothing to rename or remove).
+
+Formats (see :data:`FORMATS`): ``.tsv``/``.txt`` one row per record
+(:class:`genomix.io.tsv_writer.TsvPredictionWriter`), ``.bed`` one line per window
+(:class:`genomix.io.bed.BedPredictionWriter`).
+
+numpy only; no torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from genomix.errors import ConfigError
+
+STDOUT = "-"
+
+FORMATS = {".tsv": "genomix.io.tsv_writer:TsvPredictionWriter",
+           ".txt": "genomix.io.tsv_writer:TsvPredictionWriter",
+           ".bed": "genomix.io.bed:BedPredictionWriter"}
+"""Suffix -> ``module:class`` of the writer."""
+
+
+@dataclass(frozen=True)
+class WindowPrediction:
+    """The prediction for one window ``[start, end)`` of a record (0-based, end exclusive).
+
+    Attributes:
+        start: first base of the window (0-based).
+        end: one past the last base.
+        probabilities: ``(n_classes,)`` class probabilities (sum to 1).
+    """
+
+    start: int
+    end: int
+    probabilities: np.ndarray
+
+
+@dataclass(frozen=True)
+class RecordPrediction:
+    """The prediction for one record, and for each of its windows.
+
+    Attributes:
+        id: the record's id (first word of its FASTA header).
+        length: the record's length in bases.
+        probabilities: ``(n_classes,)`` the record's class probabilities.
+        windows: the windows the record was cut into, in order (one window ``[0, length)`` when the
+            record was read whole).
+    """
+
+    id: str
+    length: int
+    probabilities: np.ndarray
+    windows: list[WindowPrediction] = field(default_factory=list)
+
+
+def clean_field(text: str) -> str:
+    """A class name or id made safe for one tab-separated field (whitespace becomes ``_``)."""
+    return "_".join(str(text).split()) or "_"
+
+
+def writer_class_path(path: str | os.PathLike, *, default: str) -> str:
+    """The ``module:class`` of the writer for ``path`` (``default`` suffix for ``-``).
+
+    Raises:
+        ConfigError: an unknown suffix, listing the known ones.
+    """
+    text = str(path)
+    suffix = default if text == STDOUT else Path(text).suffix.lower()
+    if suffix not in FORMATS:
+        raise ConfigError(f"cannot write predictions to {text}: the name should end with one of "
+                          f"{', '.join(FORMATS)} (or be '-' for standard output)")
+    return FORMATS[suffix]
+
+
+def check_output_path(path: str | os.PathLike, *, default: str) -> None:
+    """Raise before any work starts unless predictions can be written to ``path``.
+
+    Raises:
+        ConfigError: an unknown suffix, or a path that is a directory.
+    """
+    writer_class_path(path, default=default)
+    if str(path) != STDOUT and Path(path).is_dir():
+        raise ConfigError(f"cannot write predictions to {path}: it is a directory; expected a file name")
+
+
+def open_prediction_writer(path: str | os.PathLike, *, classes: Sequence[str], default: str = ".tsv",
+                           header: Sequence[str] = ()) -> PredictionWriter:
+    """The writer for ``path``, chosen by its suffix.
+
+    Args:
+        path: the output file, or ``-`` for standard output.
+        classes: the model's class names, in output order.
+        default: the format of ``-`` (``.tsv`` or ``.bed``).
+        header: extra comment lines for the file's header (e.g. the command line).
+
+    Raises:
+        ConfigError: an unknown suffix.
+    """
+    module_name, class_name = writer_class_path(path, default=default).split(":")
+    writer_class = getattr(importlib.import_module(module_name), class_name)
+    return writer_class(path, classes=classes, header=header)
+
+
+class PredictionWriter:
+    """Base class: a text output written to a temporary name and renamed when complete.
+
+    Args:
+        path: the output file, or ``-`` for standard output.
+        classes: the model's class names, in output order.
+        header: extra comment lines for the header.
+
+    Subclasses implement :meth:`write_header` and :meth:`write_batch` with :attr:`stream`.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, classes: Sequence[str], header: Sequence[str] = ()) -> None:
+        self.path = str(path)
+        self.classes = [str(name) for name in classes]
+        self.header_lines = list(header)
+        self._temporary: str | None = None
+        if self.path == STDOUT:
+            self.stream: TextIO = sys.stdout
+        else:
+            target = Path(self.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, self._temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                                           dir=target.parent)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self._temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+            self.stream = os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")
+        self._open = True
+        self.write_header()
+
+    def write_header(self) -> None:
+        """Write the format's header lines."""
+        raise NotImplementedError
+
+    def write_batch(self, records: Sequence[RecordPrediction]) -> None:
+        """Write predictions, in the order given."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish: flush, and rename the temporary file over the target."""
+        if not self._open:
+            return
+        self._open = False
+        self.stream.flush()
+        if self._temporary is not None:
+            self.stream.close()
+            os.replace(self._temporary, self.path)
+            self._temporary = None
+
+    def abort(self) -> None:
+        """Give up: remove the temporary file (standard output is only flushed)."""
+        if not self._open:
+            return
+        self._open = False
+        if self._temporary is not None:
+            self.stream.close()
+            Path(self._temporary).unlink(missing_ok=True)
+            self._temporary = None
+        else:
+            self.stream.flush()
+
+    def __enter__(self) -> PredictionWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def format_probability(value: float) -> str:
+    """A probability as text: 6 significant digits."""
+    return f"{float(value):.6g}"
