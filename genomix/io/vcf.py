@@ -293,6 +293,9 @@ class VcfWriter:
                                   f"genomix would overwrite it")
             self.header.add_meta("INFO", items=[("ID", field.id), ("Number", field.number),
                                                 ("Type", field.type), ("Description", field.description)])
+        if "END" not in self.header.info:  # pysam adds END on writing a symbolic ALT; declare it up front
+            self.header.add_meta("INFO", items=[("ID", "END"), ("Number", "1"), ("Type", "Integer"),
+                                                ("Description", "End position of the variant (VCF reserved key)")])
         for name, description in (filters or {}).items():
             if name not in self.header.filters:
                 self.header.add_meta("FILTER", items=[("ID", name), ("Description", description)])

@@ -1,0 +1,110 @@
+"""RefAltModel: shapes, batch invariance, the [h_ref, h_alt, h_alt - h_ref] feature, one encoder call,
+gradients, and rebuilding from its config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from genomix.models.variant import RefAltModel
+
+
+def _model(**overrides) -> RefAltModel:
+    torch.manual_seed(0)
+    options = dict(input_size=16, output_size=3, max_seq_len=64, track_size=4, hidden_size=16)
+    options.update(overrides)
+    return RefAltModel(**options).eval()
+
+
+def _batch(lengths_ref, lengths_alt, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    ref = torch.randint(1, 5, (sum(lengths_ref),), generator=generator)
+    alt = torch.randint(1, 5, (sum(lengths_alt),), generator=generator)
+    return ref, torch.tensor(lengths_ref), alt, torch.tensor(lengths_alt)
+
+
+def _pieces(tokens, lengths):
+    return list(torch.split(tokens, lengths.tolist()))
+
+
+@pytest.mark.parametrize("head", ["linear", "mlp"])
+def test_shape_and_batch_invariance(head):
+    model = _model(head=head)
+    ref, ref_lengths, alt, alt_lengths = _batch([40, 17, 64, 1], [41, 16, 60, 3])
+    with torch.no_grad():
+        batch = model(ref, ref_lengths, alt, alt_lengths)
+        assert batch.shape == (4, 3)
+        refs, alts = _pieces(ref, ref_lengths), _pieces(alt, alt_lengths)
+        for i in range(4):
+            alone = model(refs[i], ref_lengths[i:i + 1], alts[i], alt_lengths[i:i + 1])
+            torch.testing.assert_close(alone[0], batch[i], atol=1e-5, rtol=1e-5)
+        order = [2, 0, 3, 1]
+        shuffled = model(torch.cat([refs[i] for i in order]), ref_lengths[order],
+                         torch.cat([alts[i] for i in order]), alt_lengths[order])
+        torch.testing.assert_close(shuffled, batch[order], atol=1e-5, rtol=1e-5)
+
+
+def test_head_reads_ref_alt_and_their_difference():
+    model = _model(output_size=1)
+    ref, ref_lengths, alt, alt_lengths = _batch([30, 20], [31, 19])
+    with torch.no_grad():
+        h_ref = model.encode(ref, ref_lengths)
+        h_alt = model.encode(alt, alt_lengths)
+        assert h_ref.shape == (2, model.embedding_size)
+        expected = model.head[0](torch.cat([h_ref, h_alt, h_alt - h_ref], dim=-1))
+        torch.testing.assert_close(model(ref, ref_lengths, alt, alt_lengths), expected, atol=1e-5, rtol=1e-5)
+        # the difference feature: with ref == alt its block of the head's weights contributes nothing
+        weight = model.head[0].weight
+        D = model.embedding_size
+        same = model.head_from(h_ref, h_ref)
+        no_diff = h_ref @ (weight[:, :D] + weight[:, D:2 * D]).T + model.head[0].bias
+        torch.testing.assert_close(same, no_diff, atol=1e-5, rtol=1e-5)
+        # swapping ref and alt flips the sign of the difference feature only
+        swapped = model.head_from(h_alt, h_ref)
+        manual = (h_alt @ weight[:, :D].T + h_ref @ weight[:, D:2 * D].T + (h_ref - h_alt) @ weight[:, 2 * D:].T
+                  + model.head[0].bias)
+        torch.testing.assert_close(swapped, manual, atol=1e-5, rtol=1e-5)
+
+
+def test_one_encoder_call_for_both_windows(monkeypatch):
+    model = _model()
+    calls = []
+    original = model.backbone.forward
+    monkeypatch.setattr(model.backbone, "forward", lambda *a, **k: calls.append(a[1].tolist()) or original(*a, **k))
+    ref, ref_lengths, alt, alt_lengths = _batch([10, 12], [9, 14])
+    model(ref, ref_lengths, alt, alt_lengths)
+    assert calls == [[10, 12, 9, 14]]
+
+
+def test_gradients_reach_encoder_embedding_and_head():
+    model = _model(head="mlp").train()
+    ref, ref_lengths, alt, alt_lengths = _batch([33, 18], [32, 20])
+    loss = torch.nn.functional.cross_entropy(model(ref, ref_lengths, alt, alt_lengths), torch.tensor([0, 2]))
+    loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None, name
+    assert model.backbone.embedding.weight.grad.abs().sum() > 0
+    assert model.backbone.encoder.chordmixer_blocks[0].mix.fc1.weight.grad.abs().sum() > 0
+    assert model.head[-1].weight.grad.abs().sum() > 0
+
+
+def test_config_rebuilds_the_model():
+    model = _model(head="mlp", head_hidden=8, mlp_dropout=0.1)
+    config = json.loads(json.dumps(model.config()))
+    rebuilt = RefAltModel(**config)
+    rebuilt.load_state_dict(model.state_dict())
+    rebuilt.eval()
+    ref, ref_lengths, alt, alt_lengths = _batch([25, 7], [26, 7])
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(ref, ref_lengths, alt, alt_lengths), model(ref, ref_lengths, alt, alt_lengths))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="head must be one of"):
+        RefAltModel(16, 2, head="attention")
+    model = _model()
+    ref, ref_lengths, alt, _ = _batch([5, 5], [5, 5])
+    with pytest.raises(ValueError, match="ref_lengths and alt_lengths"):
+        model(ref, ref_lengths, alt[:5], torch.tensor([5]))
