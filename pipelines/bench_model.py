@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from plain_chordmixer import PlainChordMixer  # noqa: E402
 
 from genomix import ChordMixer  # noqa: E402
+from genomix.resources import peak_memory_mb  # noqa: E402
 
 WORKLOADS = {
     "a": {"label": "(a) equal B=2 x 16,384", "lengths": [16384, 16384], "var_len": False},
@@ -59,12 +59,6 @@ def make_batch(workload: dict, device: str, seed: int = 1):
         return tokens.to(device), lengths.to(device), torch.randint(0, 7, (len(lengths),), generator=generator).to(device)
     tokens = torch.randint(1, 16, (len(lengths), int(lengths[0])), generator=generator)
     return tokens.to(device), None, torch.randint(0, 7, (len(lengths),), generator=generator).to(device)
-
-
-def peak_memory_mb(device: str) -> float:
-    if device == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def measure(impl: str, workload_key: str, precision: str, mode: str, device: str, repeats: int) -> dict:

@@ -129,3 +129,10 @@ def format_summary(summary: dict) -> str:
         lines.append(f"label rows without a sequence: {summary['labels_without_sequence']:,}")
     lines.append(f"wrote {summary['out']}")
     return "\n".join(lines)
+
+
+# Builders of other task families live in their own modules; they register here.
+from genomix.cli.build_tasks import adding, listops, text  # noqa: E402
+
+for _command in (adding, listops, text):
+    build_dataset.add_command(_command)

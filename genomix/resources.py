@@ -1,0 +1,27 @@
+"""Peak memory of this process, for benchmarks and run logs."""
+
+from __future__ import annotations
+
+
+def peak_memory_mb(device: str = "cpu") -> float:
+    """Peak memory in MiB: the CUDA allocator's peak, or the resident-set high-water mark.
+
+    On Linux ``VmHWM`` is per process image; ``ru_maxrss`` is not (it survives ``exec`` from a
+    parent that used more), so a benchmark's subprocess would report its parent's peak.
+    """
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
