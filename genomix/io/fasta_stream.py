@@ -11,11 +11,12 @@ no record; the caller decides whether that is an error.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import BinaryIO
 
 from Bio.SeqIO.FastaIO import SimpleFastaParser
@@ -39,6 +40,7 @@ class FastaStream:
 
     def __init__(self, source: str | os.PathLike | BinaryIO) -> None:
         self._owned: BinaryIO | None = None
+        self._records: Generator[FastaRecord, None, None] | None = None
         self.size: int | None = None
         if isinstance(source, (str, os.PathLike)) and str(source) != STDIN:
             self.name = str(source)
@@ -61,6 +63,10 @@ class FastaStream:
             return None
 
     def __iter__(self) -> Iterator[FastaRecord]:
+        self._records = self._read()
+        return self._records
+
+    def _read(self) -> Generator[FastaRecord, None, None]:
         binary: BinaryIO = gzip.GzipFile(fileobj=self._raw, mode="rb") if self._compressed else self._raw
         text = io.TextIOWrapper(binary, encoding="utf-8", newline=None)  # type: ignore[arg-type]
         try:
@@ -76,10 +82,14 @@ class FastaStream:
                     yield FastaRecord(id=words[0] if words else description, description=description,
                                       sequence=sequence)
         finally:
-            text.detach()  # leave the underlying stream (standard input) open
+            with contextlib.suppress(ValueError):  # already closed
+                text.detach()  # leave the underlying stream (standard input) open
 
     def close(self) -> None:
-        """Close the file if this object opened it."""
+        """Stop reading, and close the file if this object opened it."""
+        if self._records is not None:
+            self._records.close()
+            self._records = None
         if self._owned is not None:
             self._owned.close()
             self._owned = None
