@@ -8,8 +8,9 @@ from INFO, a group that keeps related variants in one split, then a dataset of t
   windows (ragged, lengths may differ from the reference's).
 - ``labels``: ``int64`` class indices (``label_kind = "classification"``, classes in ``classes``) or
   ``float32`` effects (``label_kind = "regression"``).
-- ``ids``: ``CHROM:POS:REF:ALT`` (``...@ELEMENT`` with element references), unique per variant
-  where VCF IDs often are not (MITOMAP repeats 412 of its IDs).
+- ``ids``: ``CHROM:POS:REF:ALT`` (``...@ELEMENT`` with element references): unique per distinct
+  variant, where VCF IDs often are not (MITOMAP repeats 412 IDs; it also lists 3 variants twice,
+  and those keep one id each and always land in the same split).
 - ``meta``: ``chrom``, ``pos`` (1-based), ``ref``, ``alt``, ``vcf_id`` (the VCF ID, or empty), ``record`` (1-based record number),
   ``allele`` (1-based ALT index), ``contig`` (reference record), ``window_start`` (0-based),
   ``variant_offset``, ``label_value`` (the INFO value as read), ``group``.
@@ -28,7 +29,8 @@ indices: exact values first, then glob patterns in the order given (``'Cfrm*=1,*
 
 Groups: each ``group_by`` entry is ``INFO/FIELD`` (equal values share a group) or ``window``
 (variants whose reference windows overlap, directly or through a chain, on the same chromosome in
-genomic coordinates, share a group); several entries are merged. Groups never straddle splits.
+genomic coordinates, share a group); several entries are merged, and a variant listed twice is
+always in one group. Groups never straddle splits.
 """
 
 from __future__ import annotations
@@ -346,11 +348,8 @@ def _number(value: object) -> float | None:
 
 
 def _groups(items: _Items, specs: list[str], *, window: int) -> np.ndarray:
-    """``int64 (n,)`` group numbers (each item alone when there is no ``group_by``)."""
-    n = len(items.ids)
-    if not specs:
-        return np.arange(n, dtype=np.int64)
-    keys: list[list] = []
+    """``int64 (n,)`` group numbers; repeated identical variants always share a group."""
+    keys: list[list] = [list(items.ids)]  # a variant listed twice (MITOMAP repeats 3) stays in one split
     info_column = 0
     for spec in specs:
         if spec == "window":

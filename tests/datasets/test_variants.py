@@ -60,7 +60,8 @@ def test_mitomap_build(mito, tmp_path):
         assert {"chrom", "pos", "ref", "alt", "group", "contig"} <= set(split.meta_columns)
     sequence = read_fasta_sequence(fasta)
     rows = _all_rows(out)
-    assert len({row[0] for row in rows}) == 953  # ids are unique, VCF IDs are not
+    assert len({row[0] for row in rows}) == 950  # MITOMAP lists 3 variants twice
+    assert len({(row[0], row[5]) for row in rows}) == 950  # ... and each pair stays in one split
     for _, ref_window, _, meta, _, _ in rows:
         start, expected = _expected_window(sequence, int(meta["pos"]), 256)
         assert ref_window == expected and int(meta["window_start"]) == start
