@@ -15,16 +15,17 @@ class _Bar:
     """A tqdm bar on stderr: bases done (total estimated from the file position), records, bases/s, ETA."""
 
     def __init__(self, *, disable: bool) -> None:
+        self.disable = disable
         self.bar = None
-        if not disable:
+
+    def __call__(self, state) -> None:
+        if self.disable:
+            return
+        if self.bar is None:  # created at the first batch, so an early error prints one line only
             from tqdm import tqdm
 
             self.bar = tqdm(unit="bp", unit_scale=True, desc="annotate", file=sys.stderr, dynamic_ncols=True,
                             leave=False)
-
-    def __call__(self, state) -> None:
-        if self.bar is None:
-            return
         if state.fraction:
             self.bar.total = max(int(state.bases / state.fraction), state.bases)
         self.bar.update(state.bases - self.bar.n)
