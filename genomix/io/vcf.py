@@ -318,6 +318,12 @@ class VcfWriter:
             info: new INFO key -> value (a tuple, one per ALT, for ``Number=A``; ``None`` entries are ``.``).
             filters: FILTER ids to add.
         """
+        undeclared = [f"INFO/{key}" for key in record.info if key not in self.header.info]
+        undeclared += [f"FILTER/{key}" for key in record.filter if key not in self.header.filters]
+        if undeclared:
+            raise InputFormatError(
+                f"{record.chrom}:{record.pos:,}: {', '.join(undeclared)} is used but not declared in the input "
+                f"VCF's header; add its ##INFO/##FILTER line to the input so the output stays valid")
         record.translate(self.header)
         for key, value in (info or {}).items():
             if value is not None:

@@ -193,3 +193,23 @@ def test_mpra_build_split_by_element(shared_data, tmp_path):
     assert not elements["valid"] & elements["test"]
     # overlapping elements (SORT1, SORT1.2, SORT1-flip) share a split through --group-by window
     assert any({"SORT1", "SORT1.2", "SORT1-flip"} <= names for names in elements.values())
+
+
+def test_read_pairs_for_the_trainer(mito, tmp_path):
+    from genomix.datasets.variant_batches import pair_lengths, read_pairs
+
+    fasta, vcf = mito
+    out = tmp_path / "mito.h5"
+    _build(fasta, vcf, out, window=50)
+    with open_dataset(out) as dataset:
+        split = dataset.split("train")
+        indices = np.array([5, 0, 7, 5])
+        ref_tokens, ref_lengths, alt_tokens, alt_lengths = read_pairs(split, indices)
+        assert ref_lengths.sum() == len(ref_tokens) and alt_lengths.sum() == len(alt_tokens)
+        refs = np.split(ref_tokens, np.cumsum(ref_lengths)[:-1])
+        alts = np.split(alt_tokens, np.cumsum(alt_lengths)[:-1])
+        for k, ref, alt in zip(indices, refs, alts):
+            np.testing.assert_array_equal(ref, split[k])
+            np.testing.assert_array_equal(alt, split.read_extra("alt", k))
+        lengths = pair_lengths(split)
+        assert lengths[5] == ref_lengths[0] + alt_lengths[0]

@@ -127,3 +127,14 @@ def test_writer_checks_suffix_and_existing_fields(mito, tmp_path):
     _, vcf = mito
     with VcfReader(vcf) as reader, pytest.raises(ConfigError, match="already has an INFO field 'STATUS'"):
         VcfWriter(tmp_path / "x.vcf", reader.header, info=[InfoField("STATUS", "1", "String", "clash")])
+
+
+def test_writer_rejects_undeclared_info(mito, tmp_path):
+    _, vcf = mito
+    edited = edit_vcf(vcf, tmp_path / "undeclared.vcf",
+                      lambda n, line: line + ";FOO=1" if n == 2 else line)
+    with VcfReader(edited) as reader, pytest.raises(InputFormatError, match=r"chrM:146: INFO/FOO is used but not declared"):
+        with VcfWriter(tmp_path / "out.vcf", reader.header) as writer:
+            for record in reader:
+                writer.write(record.record)
+    assert not (tmp_path / "out.vcf").exists()
