@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pysam
 import pytest
-from variant_files import MITO_VCF, copy_mito, copy_mpra, edit_vcf
+from variant_files import copy_mito, copy_mpra, edit_vcf
 
 from genomix.errors import ConfigError, InputFormatError
 from genomix.io.vcf import InfoField, VcfReader, VcfWriter, check_output_path, is_bgzf, is_symbolic
