@@ -20,12 +20,8 @@ Skips are counted per (record, ALT): ``symbolic_alt`` (``<DEL>``, ``*``, breaken
 (REF not inside its reference record, or on another chromosome than its element), ``missing_label``,
 ``label_not_in_classes`` / ``label_not_mapped``.
 
-Labels: ``label="INFO/FIELD"``. Numeric values (every non-missing value parses as a number) and no
-``classes``: regression. Otherwise classification: classes are ``classes`` in the given order (other
-values skipped) or the sorted distinct values. ``label_map="Cfrm=1,Reported=0"`` maps values to class
-indices: exact values first, then glob patterns in the order given (``'Cfrm*=1,*=0'``: every
-``Cfrm...`` status is class 1, anything else class 0); class ``i`` is named by its keys joined by
-``|`` (``*`` alone reads ``other``).
+Labels: ``label="INFO/FIELD"``, with ``classes`` or ``label_map``; the rules (numeric values:
+regression; otherwise classes; glob patterns in the map) are in :mod:`genomix.datasets.variant_labels`.
 
 Groups: each ``group_by`` entry is ``INFO/FIELD`` (equal values share a group) or ``window``
 (variants whose reference windows overlap, directly or through a chain, on the same chromosome in
@@ -35,9 +31,7 @@ always in one group. Groups never straddle splits.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
-import math
 import os
 import warnings
 from collections import Counter
@@ -50,6 +44,7 @@ from genomix.alphabet import DNA
 from genomix.datasets.provenance import make_provenance
 from genomix.datasets.splits import SPLIT_NAMES, check_fractions, merge_groups, split_indices
 from genomix.datasets.store import SplitArrays, write_dataset
+from genomix.datasets.variant_labels import assign_labels, is_missing, parse_label_map
 from genomix.datasets.variant_windows import Locus, VariantLocator, check_window
 from genomix.errors import ConfigError, InputFormatError
 from genomix.io.reference import Reference
@@ -61,7 +56,6 @@ TASK = "variant_effect"
 WINDOW_CONVENTION = ("ref window = reference[max(0, p - W//2) : min(C, p - W//2 + W)] for REF start p "
                      "(0-based) on a record of length C; clipped at record ends, never padded; "
                      "alt window = ref window with REF replaced by ALT")
-MISSING = (None, "", ".")
 
 
 @dataclass
@@ -76,39 +70,6 @@ class _Items:
     spans: list[tuple[str, int, int]] = field(default_factory=list)
     meta: dict[str, list] = field(default_factory=lambda: {name: [] for name in (
         "chrom", "pos", "ref", "alt", "vcf_id", "record", "allele", "contig", "window_start", "variant_offset")})
-
-
-def parse_label_map(text: str | None) -> dict[str, int] | None:
-    """``"Cfrm=1,Reported=0"`` -> ``{"Cfrm": 1, "Reported": 0}`` (keys may be glob patterns, see :func:`map_label`).
-
-    Raises:
-        ConfigError: not ``VALUE=INDEX`` pairs, or the indices are not ``0..K-1`` with ``K >= 2``.
-    """
-    if text is None:
-        return None
-    mapping: dict[str, int] = {}
-    for pair in filter(None, (part.strip() for part in text.split(","))):
-        value, sep, index = pair.rpartition("=")
-        if not sep or not value:
-            raise ConfigError(f"--label-map must be VALUE=CLASS_INDEX pairs like 'Cfrm=1,Reported=0', got {pair!r}")
-        try:
-            mapping[value] = int(index)
-        except ValueError:
-            raise ConfigError(f"--label-map class indices must be integers, got {index!r} in {pair!r}") from None
-    indices = sorted(set(mapping.values()))
-    if len(indices) < 2 or indices != list(range(len(indices))):
-        raise ConfigError(f"--label-map must map to class indices 0..K-1 with K >= 2, got {sorted(set(mapping.values()))}")
-    return mapping
-
-
-def map_label(value: str, mapping: dict[str, int]) -> int | None:
-    """The class index of ``value``: an exact key first, then glob patterns (``Cfrm*``, ``*``) in order."""
-    if value in mapping:
-        return mapping[value]
-    for pattern, index in mapping.items():
-        if any(char in pattern for char in "*?[") and fnmatch.fnmatchcase(value, pattern):
-            return index
-    return None
 
 
 def info_field(spec: str, *, option: str) -> str:
@@ -292,33 +253,9 @@ def _allele_value(record: VcfRecord, field_name: str, allele: int) -> object:
 def _labels(items: _Items, skipped: Counter, first_skipped: dict, *, mapping, classes, label_field
             ) -> tuple[np.ndarray, str, list[str] | None]:
     """Turn raw INFO values into labels; items without a usable label are dropped from ``items``."""
-    raw = items.raw_labels
-    keep = [i for i, value in enumerate(raw) if not _missing(value)]
-    reasons = {i: "missing_label" for i, value in enumerate(raw) if _missing(value)}
-    if mapping is None and not classes and keep and all(_number(raw[i]) is not None for i in keep):
-        values = np.array([_number(raw[i]) for i in keep], dtype=np.float32)
-        _drop(items, keep, reasons, skipped, first_skipped)
-        return values, "regression", None
-    text = {i: str(raw[i]) for i in keep}
-    if mapping is not None:
-        indices = {i: map_label(text[i], mapping) for i in keep}
-        class_names = ["|".join("other" if v == "*" else v for v, k in mapping.items() if k == index)
-                       for index in range(max(mapping.values()) + 1)]
-        reason = "label_not_mapped"
-    else:
-        class_names = [c for c in classes] if classes else sorted(set(text.values()))
-        position = {name: index for index, name in enumerate(class_names)}
-        indices = {i: position.get(text[i]) for i in keep}
-        reason = "label_not_in_classes"
-    for i in keep:
-        if indices[i] is None:
-            reasons[i] = reason
-    kept = [i for i in keep if indices[i] is not None]
-    if len(class_names) < 2:
-        raise ConfigError(f"INFO/{label_field} gives {len(class_names)} class ({', '.join(class_names)}); "
-                          f"classification needs at least 2 (or numeric values for regression)")
-    _drop(items, kept, reasons, skipped, first_skipped)
-    return np.array([indices[i] for i in kept], dtype=np.int64), "classification", class_names
+    result = assign_labels(items.raw_labels, mapping=mapping, classes=classes, label_field=label_field)
+    _drop(items, result.kept, result.reasons, skipped, first_skipped)
+    return result.labels, result.kind, result.classes
 
 
 def _drop(items: _Items, kept: list[int], reasons: dict[int, str], skipped: Counter, first_skipped: dict) -> None:
@@ -333,20 +270,6 @@ def _drop(items: _Items, kept: list[int], reasons: dict[int, str], skipped: Coun
     items.meta = {column: [values[i] for i in kept] for column, values in items.meta.items()}
 
 
-def _missing(value: object) -> bool:
-    return value in MISSING or (isinstance(value, float) and math.isnan(value))
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _groups(items: _Items, specs: list[str], *, window: int) -> np.ndarray:
     """``int64 (n,)`` group numbers; repeated identical variants always share a group."""
     keys: list[list] = [list(items.ids)]  # a variant listed twice (MITOMAP repeats 3) stays in one split
@@ -355,7 +278,7 @@ def _groups(items: _Items, specs: list[str], *, window: int) -> np.ndarray:
         if spec == "window":
             keys.append(_window_components(items.spans))
         else:
-            keys.append([None if _missing(v[info_column]) else ("info", spec, str(v[info_column]))
+            keys.append([None if is_missing(v[info_column]) else ("info", spec, str(v[info_column]))
                          for v in items.group_values])
             info_column += 1
     return merge_groups(*keys)
