@@ -213,3 +213,19 @@ def test_read_pairs_for_the_trainer(mito, tmp_path):
             np.testing.assert_array_equal(alt, split.read_extra("alt", k))
         lengths = pair_lengths(split)
         assert lengths[5] == ref_lengths[0] + alt_lengths[0]
+
+
+def test_element_reference_errors(shared_data, tmp_path):
+    fasta, vcf = copy_mpra(shared_data, tmp_path / "in")
+    records = fasta.read_text().split(">")[1:]
+    no_interval = tmp_path / "no_interval.fasta"
+    no_interval.write_text("".join(">" + (r.split(" ", 1)[0] + "\n" + r.split("\n", 1)[1] if r.startswith("SORT1-flip ")
+                                          else r) for r in records))
+    with pytest.raises(InputFormatError, match=r"record 'SORT1-flip' has no genomic interval"):
+        build_variant_dataset(no_interval, vcf, tmp_path / "x.h5", label="INFO/COEF", element_field="ELEMENT")
+    without_sort1 = tmp_path / "without.fasta"
+    without_sort1.write_text("".join(">" + r for r in records if not r.startswith("SORT1-flip ")))
+    with pytest.raises(InputFormatError, match=r"record 1 \(1:109,274,651\): element \(INFO/ELEMENT\) 'SORT1-flip' "
+                                               r"is not in the reference"):
+        build_variant_dataset(without_sort1, vcf, tmp_path / "x.h5", label="INFO/COEF", element_field="ELEMENT")
+    assert not (tmp_path / "x.h5").exists()
