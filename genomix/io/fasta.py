@@ -78,13 +78,25 @@ def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
 
 def _open_indexed(path: str) -> pyfaidx.Fasta:
     _check_starts_with_header(path)
-    index_path = path + ".fai"
-    if not os.access(Path(path).resolve().parent, os.W_OK) and not os.path.exists(index_path):
-        digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-        index_path = os.path.join(tempfile.gettempdir(), f"genomix-{digest}-{Path(path).name}.fai")
-    return pyfaidx.Fasta(path, indexname=index_path, as_raw=True, read_long_names=True,
+    return pyfaidx.Fasta(path, indexname=index_path_for(path), as_raw=True, read_long_names=True,
                          key_function=lambda header: header.split()[0] if header.split() else header,
                          duplicate_action="stop")
+
+
+def index_path_for(path: str) -> str:
+    """Where the ``.fai`` index of ``path`` lives: beside it, or in the temporary directory when that
+    folder is read-only (never written into shared, read-only data folders) and no index exists."""
+    index_path = path + ".fai"
+    if not writable_folder(Path(path).resolve().parent) and not os.path.exists(index_path):
+        digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
+        index_path = os.path.join(tempfile.gettempdir(), f"genomix-{digest}-{Path(path).name}.fai")
+    return index_path
+
+
+def writable_folder(folder: Path) -> bool:
+    """Whether a folder may be written to: ``os.access`` says so *and* a write bit is set (root passes
+    ``os.access`` on a read-only ``r-x`` folder; genomix still treats that folder as read-only)."""
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
 
 
 def _check_starts_with_header(path: str) -> None:

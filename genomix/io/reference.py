@@ -11,16 +11,14 @@ Coordinates are 0-based, half-open (``fetch("chrM", 0, 10)`` is the first ten ba
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import pyfaidx
 
 from genomix.errors import InputFormatError
-from genomix.io.fasta import read_fasta
+from genomix.io.fasta import index_path_for, read_fasta
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +98,6 @@ def _open_indexed(path: str) -> pyfaidx.Fasta:
     if start[:2] != b"\x1f\x8b" and start and not start.startswith(b">"):
         shown = start[:40].decode("utf-8", "replace").splitlines()[0]
         raise InputFormatError(f"{path}: not a FASTA file: expected '>' at the start, found {shown!r}")
-    index_path = path + ".fai"
-    if not _writable_folder(Path(path).resolve().parent) and not os.path.exists(index_path):
-        digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-        index_path = os.path.join(tempfile.gettempdir(), f"genomix-{digest}-{Path(path).name}.fai")
-    return pyfaidx.Fasta(path, indexname=index_path, as_raw=True, read_long_names=True,
+    return pyfaidx.Fasta(path, indexname=index_path_for(path), as_raw=True, read_long_names=True,
                          key_function=lambda header: header.split()[0] if header.split() else header,
                          duplicate_action="stop", sequence_always_upper=True)
-
-
-def _writable_folder(folder: Path) -> bool:
-    """Whether a folder may be written to: ``os.access`` says so *and* a write bit is set (root passes
-    ``os.access`` on a read-only ``r-x`` folder; genomix still treats that folder as read-only)."""
-    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
