@@ -56,7 +56,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path}: no such file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a bad file
+    except Exception as error:  # noqa: BLE001 (torch raises many types for a bad file)
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"checkpoint {path}: cannot be read safely ({first_line[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -16,10 +16,11 @@ one :class:`~genomix.errors.ConfigError`.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from genomix.errors import ConfigError
 

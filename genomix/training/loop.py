@@ -27,7 +27,12 @@ from genomix.training.augment import crop_lengths, random_windows
 from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
 from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
-from genomix.training.tasks import batch_inputs, build_model, make_task, model_kwargs_for
+from genomix.training.tasks import (
+    batch_inputs,
+    build_model,
+    make_task,
+    model_kwargs_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +41,7 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 def lr_at(step: int, *, total_steps: int, config: TrainConfig) -> float:
     """Learning rate of optimizer step ``step`` (0-based): linear warm-up, then cosine to ``min_lr``."""
-    warmup = int(round(config.warmup_fraction * total_steps))
+    warmup = round(config.warmup_fraction * total_steps)
     if step < warmup:
         return config.lr * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
@@ -286,9 +291,8 @@ class Trainer:
                     break
             if stop_reason != "finished":
                 break
-            if self.last_eval_step != self.step:
-                if self.evaluate(epoch):
-                    stop_reason = "early stopping"
+            if self.last_eval_step != self.step and self.evaluate(epoch):
+                stop_reason = "early stopping"
             if epoch + 1 < config.epochs:
                 self.sampler.set_epoch(epoch + 1)
             self.save_last(finished=epoch + 1 == config.epochs or stop_reason != "finished")

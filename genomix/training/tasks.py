@@ -6,7 +6,6 @@ ref/alt model) is one more entry in :data:`TASKS`. Only ``classification`` and `
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -168,8 +167,3 @@ def batch_inputs(data: np.ndarray, lengths: np.ndarray, *, alphabet: str) -> tup
     else:
         inputs = torch.from_numpy(np.asarray(data).astype(np.int64))
     return inputs, torch.as_tensor(np.asarray(lengths, dtype=np.int64))
-
-
-def is_finite(value: float) -> bool:
-    """``True`` unless nan/inf."""
-    return math.isfinite(value)

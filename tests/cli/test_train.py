@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from genomix.cli import cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-from realdata import orchid_dataset  # noqa: E402
+from realdata import orchid_dataset
 
 TINY = ["model.track_size=4", "model.hidden_size=16", "max_tokens=3000", "num_threads=1"]
 

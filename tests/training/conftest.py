@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from realdata import orchid_dataset  # noqa: E402
+from realdata import orchid_dataset
 
 TINY = ["model.track_size=4", "model.hidden_size=16", "max_tokens=3000", "num_threads=1"]
 """Overrides for a tiny, fast model (about 16k parameters)."""

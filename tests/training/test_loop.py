@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -24,8 +25,8 @@ def test_schedule_warms_up_then_decays_monotonically():
     assert rates[0] == pytest.approx(1e-3 / 20)
     assert max(rates) == pytest.approx(1e-3)
     peak = int(np.argmax(rates))
-    assert all(a <= b for a, b in zip(rates[:peak], rates[1:peak + 1]))
-    assert all(a >= b for a, b in zip(rates[peak:], rates[peak + 1:]))  # never rises again
+    assert all(a <= b for a, b in itertools.pairwise(rates[:peak + 1]))
+    assert all(a >= b for a, b in itertools.pairwise(rates[peak:]))  # never rises again
     assert rates[-1] > 1e-5 and rates[-1] == pytest.approx(1e-5, abs=1e-6)
 
 
