@@ -47,5 +47,6 @@ def test_bad_files(tmp_path):
 def test_every_recipe_config_is_valid(recipe):
     text = recipe.read_text()
     assert text.startswith("#"), "a recipe starts with what it reproduces and the command that runs it"
-    assert "genomix" in text.split("\n\n")[0]
+    header = text.split("\n\n")[0]
+    assert "# Run: " in header and f"pipelines/{recipe.name}" in header, "the header names the one command"
     load_config(recipe)
