@@ -15,10 +15,10 @@ TESTS = Path(__file__).resolve().parent
 if str(TESTS / "training") not in sys.path:
     sys.path.insert(0, str(TESTS / "training"))
 
-import numpy as np  # noqa: E402
-from realdata import orchid_dataset  # noqa: E402
+import numpy as np
+from realdata import orchid_dataset
 
-from genomix.alphabet import DNA  # noqa: E402
+from genomix.alphabet import DNA
 
 TINY = ["model.track_size=4", "model.hidden_size=16", "max_tokens=3000", "num_threads=1", "epochs=1"]
 _CACHE: dict[Path, tuple[Path, Path]] = {}

@@ -40,8 +40,7 @@ from genomix.errors import AlphabetError, CheckpointError, ConfigError, InputFor
 from genomix.inference.batching import token_budget_batches
 from genomix.io.fasta import FastaRecord
 from genomix.io.fasta_stream import FastaStream
-from genomix.io.predictions import (RecordPrediction, WindowPrediction, check_output_path,
-                                    open_prediction_writer)
+from genomix.io.predictions import RecordPrediction, WindowPrediction, check_output_path, open_prediction_writer
 from genomix.training.checkpoint import load_model
 from genomix.training.tasks import ClassificationTask, batch_inputs
 

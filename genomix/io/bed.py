@@ -40,7 +40,7 @@ class BedPredictionWriter(PredictionWriter):
             for window in record.windows:
                 probabilities = np.asarray(window.probabilities)
                 best = int(np.argmax(probabilities))
-                score = min(max(int(round(float(probabilities[best]) * 1000)), 0), 1000)
+                score = min(max(round(float(probabilities[best]) * 1000), 0), 1000)
                 values = "\t".join(format_probability(p) for p in probabilities)
                 lines.append(f"{record.id}\t{window.start}\t{window.end}\t{names[best]}\t{score}\t.\t{values}\n")
         self.stream.write("".join(lines))

@@ -17,13 +17,16 @@ import io
 import os
 import sys
 from collections.abc import Generator, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from genomix.errors import InputFormatError
 from genomix.io.compression import GZIP_MAGIC, read_errors
 from genomix.io.fasta import FastaRecord
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 STDIN = "-"
 
@@ -94,7 +97,7 @@ class FastaStream:
             self._owned.close()
             self._owned = None
 
-    def __enter__(self) -> FastaStream:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,11 +22,14 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from genomix.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 STDOUT = "-"
 
@@ -178,7 +181,7 @@ class PredictionWriter:
         else:
             self.stream.flush()
 
-    def __enter__(self) -> PredictionWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:

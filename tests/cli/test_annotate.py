@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from annotate_model import tiny_checkpoint, write_split_fasta
 from click.testing import CliRunner
 
-from annotate_model import tiny_checkpoint, write_split_fasta
 from genomix.cli import cli
 from genomix.inference.annotate import window_spans
 from genomix.training.checkpoint import load_model

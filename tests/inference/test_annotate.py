@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from annotate_model import tiny_checkpoint, write_split_fasta
+
 from genomix.alphabet import DNA, reverse_complement
 from genomix.datasets.store import open_dataset
 from genomix.errors import AlphabetError, ConfigError, InputFormatError
@@ -56,7 +57,7 @@ def test_window_spans(length, window, stride, expected):
 def test_window_spans_cover_every_base(length):
     spans = window_spans(length, window=10000, stride=5000)
     assert spans[0][0] == 0 and spans[-1][1] == length
-    assert all(b[0] <= a[1] and b[0] > a[0] for a, b in zip(spans, spans[1:]))  # overlapping or adjacent
+    assert all(b[0] <= a[1] and b[0] > a[0] for a, b in itertools.pairwise(spans))  # overlapping or adjacent
     assert all(0 < end - start <= 10000 for start, end in spans)
 
 
@@ -117,9 +118,9 @@ def test_windows_are_the_windows_predicted_alone(tiny, test_fasta, tmp_path):
     alone = tmp_path / "alone.tsv"
     annotate_fasta(checkpoint, cut, out=alone, max_length=0)
     np.testing.assert_allclose(probabilities(rows, 6), probabilities(read_tsv(alone)[1]), atol=1e-5)
-    for chrom in sequences:  # every record covered to its end, the last partial window kept
+    for chrom, sequence in sequences.items():  # every record covered to its end, the last partial window kept
         spans = [(int(r[1]), int(r[2])) for r in rows if r[0] == chrom]
-        assert spans == window_spans(len(sequences[chrom]), window=300, stride=200)
+        assert spans == window_spans(len(sequence), window=300, stride=200)
 
 
 def test_long_records_are_windowed_automatically(tiny, test_fasta, tmp_path):

@@ -7,8 +7,7 @@ import pytest
 
 from genomix.errors import ConfigError
 from genomix.io.bed import BedPredictionWriter
-from genomix.io.predictions import (RecordPrediction, WindowPrediction, check_output_path,
-                                    open_prediction_writer)
+from genomix.io.predictions import RecordPrediction, WindowPrediction, check_output_path, open_prediction_writer
 from genomix.io.tsv_writer import TsvPredictionWriter
 
 CLASSES = ["Haplorrhini", "Strep sirrhini"]
