@@ -57,6 +57,8 @@ class TrainConfig:
             anew each epoch (0 = whole sequences); evaluation always reads whole sequences.
         lr: peak learning rate (after warm-up).
         min_lr: learning rate at the end of the cosine decay.
+        decoder_lr_scale: the decoder's learning rate is ``lr * decoder_lr_scale`` (its pooled inputs
+            differ little between classes, so it needs larger weights than the blocks).
         warmup_fraction: fraction of all optimizer steps spent warming up linearly from 0.
         weight_decay: AdamW weight decay (not applied to biases, norms and embeddings).
         grad_clip: clip the global gradient norm to this (0 = off).
@@ -82,6 +84,7 @@ class TrainConfig:
     train_crop: int = 0
     lr: float = 1e-3
     min_lr: float = 1e-5
+    decoder_lr_scale: float = 1.0
     warmup_fraction: float = 0.05
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -167,6 +170,7 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.pool_size >= 1, f"pool_size should be >= 1, got {config.pool_size}")
     check(config.lr > 0, f"lr should be > 0, got {config.lr}")
     check(0 <= config.min_lr <= config.lr, f"min_lr should be in [0, lr], got {config.min_lr}")
+    check(config.decoder_lr_scale > 0, f"decoder_lr_scale should be > 0, got {config.decoder_lr_scale}")
     check(0 <= config.warmup_fraction < 1, f"warmup_fraction should be in [0, 1), got {config.warmup_fraction}")
     check(config.weight_decay >= 0, f"weight_decay should be >= 0, got {config.weight_decay}")
     check(config.grad_clip >= 0, f"grad_clip should be >= 0, got {config.grad_clip}")

@@ -48,13 +48,17 @@ def lr_at(step: int, *, total_steps: int, config: TrainConfig) -> float:
     return config.min_lr + (config.lr - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
+def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr_scale: float) -> list[dict[str, Any]]:
+    """AdamW groups: no decay on biases, norms and embeddings; the decoder's learning rate scaled."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        (no_decay if parameter.ndim < 2 or name.startswith("embedding") else decay).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        decays = parameter.ndim >= 2 and not name.startswith("embedding")
+        groups.setdefault((decays, name.startswith("decoder")), []).append(parameter)
+    return [{"params": params, "weight_decay": weight_decay if decays else 0.0,
+             "lr_scale": decoder_lr_scale if is_decoder else 1.0}
+            for (decays, is_decoder), params in sorted(groups.items())]
 
 
 def _autocast(device: torch.device, precision: str):
@@ -99,7 +103,10 @@ class Trainer:
             self._check_resume_fits(resume_payload)
         torch.manual_seed(config.seed)
         self.model = build_model(self.model_kwargs, grad_checkpointing=config.grad_checkpointing).to(context.device)
-        self.optimizer = torch.optim.AdamW(_parameter_groups(self.model, config.weight_decay), lr=config.lr)
+        self.optimizer = torch.optim.AdamW(
+            _parameter_groups(self.model, weight_decay=config.weight_decay, decoder_lr_scale=config.decoder_lr_scale),
+            lr=config.lr,
+        )
         self.sampler = TokenBudgetBatchSampler(
             crop_lengths(self.train_split.lengths, crop=config.train_crop), max_tokens=config.max_tokens, seed=config.seed,
             pool_size=config.pool_size, rank=context.rank, world_size=context.world_size,
@@ -320,7 +327,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
         lr = lr_at(self.step, total_steps=self.total_steps, config=config)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
