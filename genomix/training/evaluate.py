@@ -17,7 +17,7 @@ from genomix.errors import DatasetFormatError
 from genomix.training import rundir
 from genomix.training.checkpoint import check_fits, load_model
 from genomix.training.metrics import metrics_by_length
-from genomix.training.tasks import ClassificationTask, RegressionTask, batch_inputs
+from genomix.training.tasks import ClassificationTask, batch_inputs, regression_task
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def evaluate_checkpoint(
     if info["task"] == "classification":
         task: Any = ClassificationTask(info["classes"], np.zeros(0, dtype=np.int64))
     else:
-        task = RegressionTask(np.zeros(0), target_scale=info.get("target_scale"))
+        task = regression_task(dataset, np.zeros(0), target_scale=info.get("target_scale"))
     scores, labels, lengths = predict_split(model, view, task=task, alphabet=dataset.alphabet,
                                             max_tokens=max_tokens, device=device, precision=precision,
                                             progress=progress)

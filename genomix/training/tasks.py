@@ -67,7 +67,12 @@ class RegressionTask:
     default_metric = "mse"
     output_size = 1
 
-    def __init__(self, train_labels: np.ndarray, *, target_scale: list[float] | None = None) -> None:
+    def __init__(self, train_labels: np.ndarray, *, target_scale: list[float] | None = None,
+                 tolerance: float | None = None) -> None:
+        self.tolerance = tolerance
+        if tolerance is not None:  # a tolerance task (the adding problem): select on reg_acc
+            self.default_metric = "reg_acc"
+            self.higher_is_better = True
         labels = np.asarray(train_labels, dtype=np.float64).reshape(-1)
         if target_scale is None:
             std = float(labels.std()) if labels.size > 1 else 1.0
@@ -85,10 +90,26 @@ class RegressionTask:
         return outputs.float().reshape(-1).cpu().numpy() * self.std + self.mean
 
     def metrics(self, labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
-        return metrics.regression_metrics(labels, scores)
+        values = metrics.regression_metrics(labels, scores)
+        if self.tolerance is not None:
+            from genomix.datasets.adding import reg_acc
+
+            values["reg_acc"] = reg_acc(scores, labels, tolerance=self.tolerance) if len(labels) else None
+        return values
 
     def state(self) -> dict[str, Any]:
         return {"target_scale": [self.mean, self.std]}
+
+
+def regression_task(dataset: Any, train_labels: np.ndarray, *,
+                    target_scale: list[float] | None = None) -> RegressionTask:
+    """The regression task for a dataset; adding-problem files also report and select on ``reg_acc``."""
+    tolerance = None
+    if dataset.attrs.get("generator") == "adding":
+        from genomix.datasets.adding import TOLERANCE
+
+        tolerance = TOLERANCE
+    return RegressionTask(train_labels, target_scale=target_scale, tolerance=tolerance)
 
 
 TASKS = ("classification", "regression")
@@ -109,7 +130,7 @@ def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[f
         if not dataset.classes:
             raise DatasetFormatError("a classification dataset should list its classes")
         return ClassificationTask(list(dataset.classes), train_labels, class_weights=class_weights)
-    return RegressionTask(train_labels, target_scale=target_scale)
+    return regression_task(dataset, train_labels, target_scale=target_scale)
 
 
 def model_kwargs_for(dataset: Any, model_config: Any, *, output_size: int) -> dict[str, Any]:
