@@ -59,6 +59,12 @@ def setup(*, device: str = "auto") -> DistContext:
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=chosen)
 
 
+def barrier(context: DistContext) -> None:
+    """Wait until every rank gets here (no-op in one process)."""
+    if context.distributed:
+        dist.barrier()
+
+
 def teardown(context: DistContext) -> None:
     """Leave the process group (if any)."""
     if context.distributed and dist.is_initialized():

@@ -411,6 +411,7 @@ def train(
             test = evaluate_checkpoint(out_dir / rundir.BEST, dataset_path, split="test", out_dir=out_dir,
                                        name="test_metrics", plots=False, device=str(context.device))
             summary["test"] = test["metrics"]
+        distributed.barrier(context)  # no rank leaves the group while rank 0 still works
         return summary
     finally:
         distributed.teardown(context)
