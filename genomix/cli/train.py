@@ -68,7 +68,7 @@ class _StepBar:
               help="TOML config (e.g. pipelines/insects_orders.toml); KEY=VALUE arguments override it.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Continue the run in this folder from its last.pt, exactly where it stopped.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), help="Same as precision=...")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Same as precision=...")
 @click.option("--max-tokens", type=int, help="Same as max_tokens=... (token budget per batch).")
 @click.option("--grad-checkpointing", is_flag=True, default=None, help="Same as grad_checkpointing=true.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
@@ -120,7 +120,7 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where evaluation.json and the plots go (default: the checkpoint's folder).")
 @click.option("--max-tokens", type=int, default=65536, help="Token budget per batch.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
 @click.option("--no-plots", is_flag=True, help="Only evaluation.json.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

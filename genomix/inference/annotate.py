@@ -40,14 +40,20 @@ from genomix.errors import AlphabetError, CheckpointError, ConfigError, InputFor
 from genomix.inference.batching import token_budget_batches
 from genomix.io.fasta import FastaRecord
 from genomix.io.fasta_stream import FastaStream
-from genomix.io.predictions import RecordPrediction, WindowPrediction, check_output_path, open_prediction_writer
+from genomix.io.predictions import (
+    RecordPrediction,
+    WindowPrediction,
+    check_output_path,
+    open_prediction_writer,
+)
+from genomix.precision import PRECISIONS
+from genomix.precision import autocast as precision_autocast
 from genomix.training.checkpoint import load_model
 from genomix.training.tasks import ClassificationTask, batch_inputs
 
 logger = logging.getLogger(__name__)
 
 ON_INVALID = ("error", "skip")
-PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -118,7 +124,7 @@ def window_spans(length: int, *, window: int, stride: int) -> list[tuple[int, in
 
 @torch.inference_mode()
 def predict_tokens(model: torch.nn.Module, tokens: np.ndarray, lengths: np.ndarray, *, task: ClassificationTask,
-                   alphabet: str, device: torch.device | str = "cpu", precision: str = "fp32") -> np.ndarray:
+                   alphabet: str, device: torch.device | str = "cpu", precision: str = "auto") -> np.ndarray:
     """Class probabilities of a batch of sequences, computed as ``genomix evaluate`` computes them.
 
     Args:
@@ -135,8 +141,7 @@ def predict_tokens(model: torch.nn.Module, tokens: np.ndarray, lengths: np.ndarr
     """
     device = torch.device(device)
     inputs, lengths_t = batch_inputs(tokens, lengths, alphabet=alphabet)
-    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if precision == "bf16"
-                else contextlib.nullcontext())
+    autocast = precision_autocast(precision, device)
     with autocast:
         outputs = model(inputs.to(device), lengths_t.to(device))
     return task.scores(outputs)
@@ -165,7 +170,7 @@ def annotate_fasta(
     min_length: int = 1,
     max_length: int | None = None,
     device: str = "cpu",
-    precision: str = "fp32",
+    precision: str = "auto",
     max_tokens: int = 65536,
     on_invalid: str = "error",
     progress: Callable[[AnnotateProgress], None] | None = None,

@@ -23,9 +23,11 @@ from typing import Any
 import tomllib
 
 from genomix.errors import ConfigError
+from genomix.precision import PRECISIONS
 
 NORMS = ("LN", "BN", "GN", "None")
-PRECISIONS = ("fp32", "bf16")
+
+CHECKPOINT_MODES = ("block", "segments")
 CLASS_WEIGHTS = ("none", "balanced")
 
 
@@ -64,8 +66,11 @@ class TrainConfig:
         grad_clip: clip the global gradient norm to this (0 = off).
         grad_accum: batches per optimizer step.
         class_weights: ``none`` or ``balanced`` (inverse class frequency in train).
-        precision: ``fp32`` or ``bf16`` (autocast, CPU and CUDA).
+        precision: ``auto`` (bf16 where the hardware has it natively, else fp32), ``fp32`` or ``bf16``
+            (autocast, CPU and CUDA).
         grad_checkpointing: recompute block activations in the backward pass (less memory).
+        checkpoint_mode: with ``grad_checkpointing``: ``block`` stores every block's input; ``segments``
+            stores one input per ``ceil(sqrt(blocks))`` blocks and recomputes twice (megabase inputs).
         eval_every: evaluate on valid every N optimizer steps (0 = at the end of each epoch).
         checkpoint_every: write ``last.pt`` every N optimizer steps (0 = only at evaluations/end).
         patience: stop after this many evaluations without improvement (0 = never).
@@ -90,8 +95,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     grad_accum: int = 1
     class_weights: str = "none"
-    precision: str = "fp32"
+    precision: str = "auto"
     grad_checkpointing: bool = False
+    checkpoint_mode: str = "block"
     eval_every: int = 0
     checkpoint_every: int = 100
     patience: int = 0
@@ -177,6 +183,8 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.grad_accum >= 1, f"grad_accum should be >= 1, got {config.grad_accum}")
     check(config.class_weights in CLASS_WEIGHTS,
           f"class_weights should be one of {', '.join(CLASS_WEIGHTS)}, got {config.class_weights!r}")
+    check(config.checkpoint_mode in CHECKPOINT_MODES,
+          f"checkpoint_mode should be one of {', '.join(CHECKPOINT_MODES)}, got {config.checkpoint_mode!r}")
     check(config.precision in PRECISIONS,
           f"precision should be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     check(config.eval_every >= 0, f"eval_every should be >= 0, got {config.eval_every}")

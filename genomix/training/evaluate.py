@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import DatasetFormatError
+from genomix.precision import autocast as precision_autocast
 from genomix.training import rundir
 from genomix.training.checkpoint import check_fits, load_model
 from genomix.training.metrics import metrics_by_length
@@ -31,7 +31,7 @@ def predict_split(
     alphabet: str,
     max_tokens: int,
     device: torch.device | str = "cpu",
-    precision: str = "fp32",
+    precision: str = "auto",
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores for every sequence of a split, in the split's order.
@@ -43,7 +43,7 @@ def predict_split(
         alphabet: the dataset's alphabet.
         max_tokens: token budget per batch (batches of similar lengths, sorted).
         device: where the model is.
-        precision: ``fp32`` or ``bf16``.
+        precision: ``auto`` (bf16 where native), ``fp32`` or ``bf16``.
         progress: called with the number of sequences done after each batch.
 
     Returns:
@@ -56,8 +56,7 @@ def predict_split(
     lengths = np.asarray(split.lengths, dtype=np.int64)
     sampler = TokenBudgetBatchSampler(lengths, max_tokens=max_tokens, shuffle=False)
     chunks: list[tuple[np.ndarray, np.ndarray]] = []
-    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if precision == "bf16"
-                else contextlib.nullcontext())
+    autocast = precision_autocast(precision, device)
     for batch in sampler:
         indices = np.asarray(batch, dtype=np.int64)
         data, batch_lengths = split.read_many(indices)
@@ -83,7 +82,7 @@ def evaluate_checkpoint(
     out_dir: str | Path | None = None,
     name: str = "evaluation",
     max_tokens: int = 65536,
-    precision: str = "fp32",
+    precision: str = "auto",
     plots: bool = True,
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
@@ -97,7 +96,7 @@ def evaluate_checkpoint(
         out_dir: where to write (default: the checkpoint's folder).
         name: base name of the JSON file.
         max_tokens: token budget per batch.
-        precision: ``fp32`` or ``bf16``.
+        precision: ``auto`` (bf16 where native), ``fp32`` or ``bf16``.
         plots: also write ROC/PR, confusion, metric-by-length and learning-curve PNGs.
         device: ``cpu`` or ``cuda``.
         progress: called with the number of sequences done after each batch.

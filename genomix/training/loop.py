@@ -22,6 +22,7 @@ import torch
 from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
+from genomix.precision import autocast
 from genomix.training import distributed, rundir
 from genomix.training.augment import crop_lengths, random_windows
 from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
@@ -62,9 +63,7 @@ def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr
 
 
 def _autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return autocast(precision, device)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -102,7 +101,8 @@ class Trainer:
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
         torch.manual_seed(config.seed)
-        self.model = build_model(self.model_kwargs, grad_checkpointing=config.grad_checkpointing).to(context.device)
+        self.model = build_model(
+            self.model_kwargs, grad_checkpointing=config.grad_checkpointing and config.checkpoint_mode).to(context.device)
         self.optimizer = torch.optim.AdamW(
             _parameter_groups(self.model, weight_decay=config.weight_decay, decoder_lr_scale=config.decoder_lr_scale),
             lr=config.lr,

@@ -169,13 +169,14 @@ def model_kwargs_for(dataset: Any, model_config: Any, *, output_size: int) -> di
     }
 
 
-def build_model(model_kwargs: dict[str, Any], *, grad_checkpointing: bool = False) -> torch.nn.Module:
-    """Construct the ChordMixer described by ``model_kwargs``."""
+def build_model(model_kwargs: dict[str, Any], *, grad_checkpointing: bool | str = False) -> torch.nn.Module:
+    """Construct the ChordMixer described by ``model_kwargs``; ``grad_checkpointing`` is ``False``,
+    ``True``/``'block'`` or ``'segments'`` (see :class:`genomix.ChordMixerEncoder`)."""
     from genomix import ChordMixer
 
     kwargs = dict(model_kwargs)
     if grad_checkpointing:
-        kwargs["grad_checkpointing"] = True
+        kwargs["grad_checkpointing"] = grad_checkpointing
     return ChordMixer(**kwargs)
 
 

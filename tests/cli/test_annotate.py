@@ -101,7 +101,8 @@ def check_bed_covers(bed_text: str, lengths: dict[str, int], *, window: int, str
         assert 0 <= start < end and 0 <= score <= 1000 and row[5] == "."
         probabilities = np.array(row[6:], dtype=float)
         assert abs(probabilities.sum() - 1) < 1e-5
-        assert score == round(1000 * probabilities.max())
+        # score is 1000 x the (unrounded) probability, rounded; the file prints probabilities to 6 digits
+        assert abs(score - 1000 * probabilities.max()) <= 0.5 + 1e-3
 
 
 def test_real_genome_windows_cover_it(tiny, shared_data, tmp_path):
