@@ -7,7 +7,9 @@ Reproduces the numbers in docs/annotate.md and docs/benchmarks.md ("Annotate"). 
 Three measurements, each in a fresh subprocess so peak memories (VmHWM) do not mix:
   1. forward-only bases/s against training bases/s (forward + backward + AdamW step) for the model
      benchmark's workloads (pipelines/bench_model.py (a) B=2 x 16,384 and (b) [16384, 12000, 9000, 5000],
-     track_size 16, hidden 128), fp32 and bf16;
+     track_size 16, hidden 128), fp32 and bf16: the model's forward on that one batch, and annotate's
+     prediction path (predict_tokens, variable lengths) with those lengths repeated to fill --max-tokens,
+     as annotate batches a stream of such records;
   2. windowed annotation of ../shared/data/genomes/NC_008253.fna.gz (E. coli 536, 4.94 Mb):
      ``--window 10000 --stride 5000`` to BED, checked to cover the chromosome; bases/s of genome;
   3. the same chromosome as one 4,938,920-base sequence (``--max-length 0``, no windows): time and peak memory.
@@ -81,6 +83,39 @@ def annotate_child(spec: dict) -> dict:
     return result
 
 
+def forward_child(spec: dict) -> dict:
+    """Forward-only bases/s through annotate's prediction path (``predict_tokens``) for a workload's lengths,
+    repeated to fill the token budget as annotate batches a stream of such records."""
+    import bench_model
+    import numpy as np
+    import torch
+
+    from genomix.inference.annotate import predict_tokens
+    from genomix.resources import peak_memory_mb
+    from genomix.training.tasks import ClassificationTask
+
+    if spec["threads"]:
+        torch.set_num_threads(spec["threads"])
+    model = bench_model.build("genomix", True).to(spec["device"]).eval()
+    lengths = list(bench_model.WORKLOADS[spec["workload"]]["lengths"])
+    lengths = lengths * max(1, spec["max_tokens"] // sum(lengths))
+    tokens = np.random.default_rng(1).integers(1, 16, sum(lengths), dtype=np.uint8)
+    task = ClassificationTask([str(k) for k in range(bench_model.MODEL["output_size"])], np.zeros(0, dtype=np.int64))
+
+    def step() -> None:
+        predict_tokens(model, tokens, np.array(lengths), task=task, alphabet="dna", device=spec["device"],
+                       precision=spec["precision"])
+
+    step()
+    times = []
+    for _ in range(spec["repeats"]):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    return {"tokens_per_s": sum(lengths) / min(times), "batch_tokens": sum(lengths),
+            "peak_mb": peak_memory_mb(spec["device"])}
+
+
 def run_child(spec: dict) -> dict:
     command = [sys.executable, __file__, "--child", json.dumps(spec)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -93,7 +128,10 @@ def forward_vs_train(args: argparse.Namespace) -> list[str]:
     """Model-benchmark workloads: forward-only and training bases/s (genomix, fresh subprocess each)."""
     import bench_model
 
-    lines = [f"{'workload':34} {'prec':5} {'train b/s':>10} {'forward b/s':>12} {'ratio':>6} {'fwd MB':>7}"]
+    header = (f"{'workload':34} {'prec':5} {'train b/s':>10} {'forward b/s':>12} {'ratio':>6} "
+              f"{'annotate b/s':>13} {'ratio':>6} {'batch':>8}")
+    lines = [header]
+    print(header, flush=True)
     for key in args.workloads:
         for precision in args.precisions.split(","):
             rows = {}
@@ -101,9 +139,14 @@ def forward_vs_train(args: argparse.Namespace) -> list[str]:
                 rows[mode] = bench_model.run_child(argparse.Namespace(
                     impl="genomix", workload=key, precision=precision, mode=mode, device=args.device,
                     repeats=args.repeats, threads=args.threads))
-            ratio = rows["infer"]["tokens_per_s"] / rows["train"]["tokens_per_s"]
-            lines.append(f"{bench_model.WORKLOADS[key]['label']:34} {precision:5} {rows['train']['tokens_per_s']:10,.0f} "
-                         f"{rows['infer']['tokens_per_s']:12,.0f} {ratio:6.2f} {rows['infer']['peak_mb']:7,.0f}")
+            rows["annotate"] = run_child({"kind": "forward", "workload": key, "precision": precision,
+                                          "device": args.device, "repeats": args.repeats, "threads": args.threads,
+                                          "max_tokens": args.max_tokens})
+            train = rows["train"]["tokens_per_s"]
+            lines.append(f"{bench_model.WORKLOADS[key]['label']:34} {precision:5} {train:10,.0f} "
+                         f"{rows['infer']['tokens_per_s']:12,.0f} {rows['infer']['tokens_per_s'] / train:6.2f} "
+                         f"{rows['annotate']['tokens_per_s']:13,.0f} {rows['annotate']['tokens_per_s'] / train:6.2f} "
+                         f"{rows['annotate']['batch_tokens']:8,}")
             print(lines[-1], flush=True)
     return lines
 
@@ -118,12 +161,13 @@ def main() -> None:
     parser.add_argument("--genome", type=Path, default=GENOME)
     parser.add_argument("--genome-precision", default="bf16", choices=["fp32", "bf16"])
     parser.add_argument("--model", type=Path, help="checkpoint for the genome runs (default: random recipe model)")
-    parser.add_argument("--max-tokens", type=int, default=65536)
+    parser.add_argument("--max-tokens", type=int, default=262144)
     parser.add_argument("--skip", default="", help="comma list of: forward, windows, whole")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(annotate_child(json.loads(args.child))))
+        spec = json.loads(args.child)
+        print(json.dumps(forward_child(spec) if spec.get("kind") == "forward" else annotate_child(spec)))
         return
     import torch
 
