@@ -28,6 +28,10 @@ from genomix.models.rotation import Rotation, build_rotation, rotate_add, rotate
 
 EMBEDDINGS = ("sparse", "linear")
 CHECKPOINTING = (False, True, "block", "segments")
+GROUP_BYTES = 4 << 20
+"""A batch runs in groups of consecutive sequences whose activations take about this many bytes per
+(N, D) tensor, so that a group's working set stays in cache (0: one group). Measured on a 2-core
+CPU with a 32 MiB L3: 13% (equal lengths) to 36% (variable lengths) faster training than one group."""
 INFERENCE_CHUNK = 1 << 16
 """Rows per step of the in-place inference path (used when an input has more rows than this)."""
 NORMS = ("LN", "BN", "GN", "None")
@@ -210,6 +214,26 @@ class ChordMixerEncoder(nn.Module):
                     overwrite_input: bool = False) -> Tensor:
         """Run the blocks on ``(N, D)`` rows; sequence ``i`` gets ``depths[i]`` blocks.
 
+        Sequences are independent, so a batch runs in groups of consecutive sequences of about
+        :data:`GROUP_BYTES` of activations (a longer sequence alone): each group stays in cache.
+        """
+        device = rows.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else rows.dtype
+        row_bytes = self.embedding_size * torch.empty((), dtype=dtype).element_size()
+        group_rows = GROUP_BYTES // row_bytes
+        bounds = _group_bounds(lengths, group_rows) if group_rows else [(0, len(lengths))]
+        if len(bounds) == 1:
+            return self._encode_group(rows, lengths, depths, overwrite_input=overwrite_input)
+        starts = [0, *torch.cumsum(lengths, 0).tolist()]
+        return torch.cat([
+            self._encode_group(rows[starts[i]:starts[j]], lengths[i:j], depths[i:j], overwrite_input=overwrite_input)
+            for i, j in bounds
+        ])
+
+    def _encode_group(self, rows: Tensor, lengths: Tensor, depths: Tensor, *,
+                      overwrite_input: bool = False) -> Tensor:
+        """Run the blocks on one group of sequences.
+
         Sequences are reordered by decreasing depth (only when needed) so that block ``k`` runs on
         the prefix of rows whose sequences have ``depth > k``; the order is restored at the end.
         """
@@ -274,6 +298,19 @@ def check_lengths(lengths: Tensor | Sequence[int] | None, n_rows: int, device: t
         raise ValueError(f"lengths sum to {int(lengths.sum())} but the input has {n_rows} rows; "
                          "concatenate the sequences along dim 0")
     return lengths
+
+
+def _group_bounds(lengths: Tensor, max_rows: int) -> list[tuple[int, int]]:
+    """Split sequences into runs ``[i, j)`` of consecutive sequences holding at most ``max_rows`` rows
+    (a sequence longer than ``max_rows`` forms a run alone)."""
+    bounds, start, rows = [], 0, 0
+    for index, length in enumerate(lengths.tolist()):
+        if rows and rows + length > max_rows:
+            bounds.append((start, index))
+            start, rows = index, 0
+        rows += length
+    bounds.append((start, len(lengths)))
+    return bounds
 
 
 def _token_permutation(lengths: Tensor, order: Tensor) -> Tensor:

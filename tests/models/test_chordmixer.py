@@ -296,3 +296,26 @@ def test_encoder_does_not_overwrite_a_callers_input(monkeypatch):
     with torch.no_grad():
         encoder(rows, [64, 36])
     assert torch.equal(rows, before)
+
+
+def test_cache_sized_groups_change_no_result(monkeypatch):
+    """A batch run in cache-sized groups of sequences gives the same outputs and gradients as one group."""
+    import genomix.models.chordmixer as chordmixer
+
+    torch.manual_seed(0)
+    model = ChordMixer(input_size=6, output_size=3, max_seq_len=512, track_size=2, hidden_size=8,
+                       prenorm="LN", norm="LN", var_len=True)
+    lengths = torch.tensor([512, 3, 100, 1, 260, 40])
+    tokens = torch.randint(1, 6, (int(lengths.sum()),))
+    results = []
+    for group_bytes in (0, 100 * model.embedding_size * 4):  # one group; groups of <= 100 rows
+        monkeypatch.setattr(chordmixer, "GROUP_BYTES", group_bytes)
+        model.zero_grad()
+        out = model(tokens, lengths)
+        out.square().sum().backward()
+        results.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-6, rtol=1e-6)
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert chordmixer._group_bounds(lengths, 100) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+    assert chordmixer._group_bounds(torch.tensor([30, 30, 30, 30, 200]), 100) == [(0, 3), (3, 4), (4, 5)]
