@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--genome", type=Path, default=GENOME)
     parser.add_argument("--genome-precision", default="bf16", choices=["fp32", "bf16"])
     parser.add_argument("--model", type=Path, help="checkpoint for the genome runs (default: random recipe model)")
-    parser.add_argument("--max-tokens", type=int, default=262144)
+    parser.add_argument("--max-tokens", type=int, default=65536)
     parser.add_argument("--skip", default="", help="comma list of: forward, windows, whole")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

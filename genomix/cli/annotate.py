@@ -62,7 +62,7 @@ def _setup_logging(*, quiet: bool) -> None:
               help="Window longer records automatically [default: the model's max_seq_len; 0: never].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=262144,
+@click.option("--max-tokens", type=click.IntRange(min=1), default=65536,
               help="Token budget per batch (bases; both strands with --rc).")
 @click.option("--on-invalid", type=click.Choice(["error", "skip"]), default="error",
               help="A record with a character the model's alphabet lacks: stop, or skip and count it.")

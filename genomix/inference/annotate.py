@@ -54,9 +54,8 @@ from genomix.training.tasks import ClassificationTask, batch_inputs
 logger = logging.getLogger(__name__)
 
 ON_INVALID = ("error", "skip")
-DEFAULT_MAX_TOKENS = 1 << 18
-"""Token budget of one batch: 262,144 bases. Batches past 65,536 rows take the model's in-place inference
-path (no inverse rotation index): 1.3-1.8x the bases/s of 65,536-token batches on CPU (docs/annotate.md)."""
+DEFAULT_MAX_TOKENS = 1 << 16
+"""Token budget of one batch: 65,536 bases, as ``genomix evaluate`` (bases/s by budget: docs/annotate.md)."""
 
 
 @dataclass
