@@ -251,7 +251,7 @@ class ChordMixerEncoder(nn.Module):
             rows, lengths, depths = rows.index_select(0, token_order), lengths[order], depths[order]
             owned = True
         in_place = not torch.is_grad_enabled() and not self.training and rows.shape[0] > INFERENCE_CHUNK
-        rotation = build_rotation(lengths, self.n_tracks, with_inverse=not in_place)
+        rotation = build_rotation(lengths, self.n_tracks, with_inverse=torch.is_grad_enabled())
         active = [n for n in _active_tokens(lengths, depths, self.n_blocks) if n > 0]
         blocks = list(zip(self.chordmixer_blocks, active))
         if in_place:

@@ -42,6 +42,11 @@ class Rotation:
         return self.index[:rows], None if self.inverse is None else self.inverse[:rows]
 
 
+_VECTORISED_ENTRIES = 1 << 24
+"""Up to this many index entries the table is built in one vectorised pass (int64 temporaries of
+this size); beyond, track by track so temporaries stay O(N)."""
+
+
 def track_shifts(n_tracks: int) -> list[int]:
     """Shift of each track: ``[0, 1, 2, 4, ..., 2**(n_tracks-2)]``."""
     return [0] + [2 ** (t - 1) for t in range(1, n_tracks)]
@@ -50,8 +55,8 @@ def track_shifts(n_tracks: int) -> list[int]:
 def build_rotation(lengths: Tensor, n_tracks: int, *, with_inverse: bool = True) -> Rotation:
     """Build the rotation permutation for sequences of ``lengths`` laid end to end.
 
-    Built track by track in closed form (the inverse is the rotation by ``-shift``), so the
-    temporaries are ``O(N)``, not ``O(N * n_tracks)``: this matters for megabase inputs.
+    Built in closed form (the inverse is the rotation by ``-shift``): in one vectorised pass for
+    ordinary batches, track by track for megabase inputs so the temporaries stay ``O(N)``.
 
     Args:
         lengths: ``(B,)`` int64 lengths (all >= 1), on the device of the activations.
@@ -73,9 +78,15 @@ def build_rotation(lengths: Tensor, n_tracks: int, *, with_inverse: bool = True)
     small = device.type == "cpu" and n_tokens * n_tracks < 2**31
     dtype = torch.int32 if small else torch.int64
 
+    shifts = torch.tensor(track_shifts(n_tracks), dtype=torch.int64, device=device)
+    tracks = torch.arange(n_tracks, dtype=torch.int64, device=device)
+
     def table(sign: int) -> Tensor:
+        if n_tokens * n_tracks <= _VECTORISED_ENTRIES:  # a few large ops (each op has a fixed cost)
+            source = start_of[:, None] + torch.remainder(position[:, None] + sign * shifts, length_of[:, None])
+            return (source * n_tracks + tracks).to(dtype).view(-1)
         out = torch.empty(n_tokens, n_tracks, dtype=dtype, device=device)
-        for track, shift in enumerate(track_shifts(n_tracks)):
+        for track, shift in enumerate(track_shifts(n_tracks)):  # O(N) temporaries for megabases
             source = start_of + torch.remainder(position + sign * shift, length_of)
             out[:, track] = source * n_tracks + track
         return out.view(-1)

@@ -47,3 +47,14 @@ def test_rotate_add_keeps_bf16_bits():
     out = rotate_add(torch.zeros(16, 6, dtype=torch.bfloat16), update, rotation.index, rotation.inverse, 3)
     assert out.dtype == torch.bfloat16
     assert torch.equal(out, rotate(update.float(), rotation.index, 3).bfloat16())
+
+
+def test_vectorised_and_track_by_track_tables_agree(monkeypatch):
+    import genomix.models.rotation as rotation_module
+
+    lengths = torch.tensor([300, 7, 1, 64])
+    fast = build_rotation(lengths, 9)
+    monkeypatch.setattr(rotation_module, "_VECTORISED_ENTRIES", 0)
+    slow = build_rotation(lengths, 9)
+    assert torch.equal(fast.index, slow.index) and torch.equal(fast.inverse, slow.inverse)
+    assert build_rotation(lengths, 9, with_inverse=False).inverse is None
