@@ -25,8 +25,27 @@ _COMMANDS = {
 }
 
 
+ARGV_KEY = "genomix.argv"
+
+
+def command_line() -> list[str]:
+    """The command being run, as the user typed it (``genomix build-dataset ...``), for provenance.
+
+    Read from click's context, not ``sys.argv``: the same under the console script, ``CliRunner``
+    and the demo.
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return ["genomix"]
+    return ["genomix", *ctx.find_root().meta.get(ARGV_KEY, [])]
+
+
 class _LazyGroup(click.Group):
     """A group whose subcommands are imported on first use (torch is slow to import)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)  # the raw command line, for provenance records
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import click
 
+from genomix.cli import command_line
 from genomix.cli._errors import user_errors
 from genomix.datasets.ranks import RANKS
 from genomix.datasets.splits import parse_fractions
@@ -54,7 +55,7 @@ def common_arguments(*, classes, min_count, min_len, max_len, dedup, split_text,
     filters = Filters(classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
                       min_count=min_count, min_len=min_len, max_len=max_len, dedup=dedup)
     return {"filters": filters, "fractions": parse_fractions(split_text), "seed": seed,
-            "group_by": group_by, "command": ["genomix", *sys.argv[1:]]}
+            "group_by": group_by, "command": command_line()}
 
 
 @build_dataset.command("taxonomy")

@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from genomix.cli import command_line
 from genomix.cli._errors import user_errors
 
 _OUT = click.Path(dir_okay=False, writable=True)
@@ -22,7 +23,7 @@ _COUNT = click.IntRange(min=0)
 
 
 def _command_line() -> list[str]:
-    return ["genomix", *sys.argv[1:]]
+    return command_line()
 
 
 class _Progress:

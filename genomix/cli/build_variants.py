@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from genomix.cli import command_line
 from genomix.cli._errors import user_errors
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
@@ -55,7 +56,7 @@ def variant_effect(reference, vcf, out, window, label, label_map, classes, group
             classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
             group_by=list(group_by), fractions=parse_fractions(split_text), seed=seed, strict=strict,
             contig_aliases=parse_contig_aliases(contig_alias), element_field=element_field, region=region,
-            progress=None if bar is None else bar.update, command=["genomix", *sys.argv[1:]])
+            progress=None if bar is None else bar.update, command=command_line())
     finally:
         if bar is not None:
             bar.close()

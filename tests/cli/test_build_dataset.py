@@ -160,7 +160,9 @@ def test_unknown_rank_is_a_usage_error(tmp_path):
 
 
 SLOW_BUILD = """
-import sys, time
+import signal, sys, time
+# Ctrl-C raises KeyboardInterrupt even when the parent (a CI job in the background) ignores SIGINT
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from genomix.datasets import store
 original = store._write_split
 def slow(group, arrays):

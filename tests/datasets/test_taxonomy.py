@@ -212,10 +212,11 @@ def test_label_options_are_checked(tmp_path):
 
 
 PEAK_MEMORY_SCRIPT = """
-import resource, sys
+import sys
 from genomix.datasets.taxonomy import build_taxonomy_from_fasta
+from genomix.resources import peak_memory_mb  # VmHWM: ru_maxrss would report the forking parent's peak
 build_taxonomy_from_fasta(sys.argv[1], sys.argv[2], labels=sys.argv[3])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print(int(peak_memory_mb()))
 """
 
 
