@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(run_dir)
     run(["train", str(dataset), "--out", str(run_dir), "--quiet", f"epochs={args.epochs}",
          "max_tokens=4096", "lr=3e-3", "precision=bf16", "model.track_size=8", "model.hidden_size=32",
-         "class_weights=balanced"])
+         "class_weights=balanced", "select_metric=accuracy"])
     run(["evaluate", str(run_dir / "best.pt"), str(dataset), "--split", "test"])
     run(["baseline", "kmer", str(dataset), "-k", "4"])
     run(["annotate", str(run_dir / "best.pt"), str(fasta), "--out", str(out / "orchids.predictions.tsv"),
