@@ -25,3 +25,26 @@ def peak_memory_mb(device: str = "cpu") -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def best_step_seconds(step, *, repeats: int, device: str = "cpu", warmup: bool = True) -> float:
+    """Fastest of ``repeats`` timed calls of ``step()`` (after one untimed warm-up call), in seconds;
+    CUDA work is synchronised before and after each call so the time is the device's."""
+    import time
+
+    import torch
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    if warmup:
+        step()
+    times = []
+    for _ in range(max(1, repeats)):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return min(times)

@@ -20,7 +20,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -31,7 +30,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from plain_chordmixer import PlainChordMixer  # noqa: E402
 
 from genomix import ChordMixer  # noqa: E402
-from genomix.resources import peak_memory_mb  # noqa: E402
+from genomix.resources import best_step_seconds, peak_memory_mb  # noqa: E402
 
 WORKLOADS = {
     "a": {"label": "(a) equal B=2 x 16,384", "lengths": [16384, 16384], "var_len": False},
@@ -84,17 +83,7 @@ def measure(impl: str, workload_key: str, precision: str, mode: str, device: str
 
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    best = min(times)
+    best = best_step_seconds(step, repeats=repeats, device=device)
     return {"seconds": best, "tokens_per_s": n_tokens / best, "peak_mb": peak_memory_mb(device)}
 
 

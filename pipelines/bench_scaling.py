@@ -19,13 +19,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 from genomix import ChordMixer
-from genomix.resources import peak_memory_mb
+from genomix.resources import best_step_seconds, peak_memory_mb
 
 
 def measure(spec: dict) -> dict:
@@ -54,16 +53,7 @@ def measure(spec: dict) -> dict:
             model(tokens, lengths)
 
     step = train_step if spec["mode"] == "train" else infer_step
-    times = []
-    for _ in range(spec["repeats"]):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    best = min(times[1:]) if len(times) > 1 else times[0]
+    best = best_step_seconds(step, repeats=spec["repeats"] - 1, device=device)
     return {"seconds": best, "tokens_per_s": length / best, "peak_mb": peak_memory_mb(device),
             "blocks": int(model.encoder.n_blocks if length >= spec["max_seq_len"] else (length - 1).bit_length()),
             "width": model.embedding_size}
