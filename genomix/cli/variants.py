@@ -1,9 +1,9 @@
 """``genomix score-variants``: score a VCF with a trained ref/alt model; one library call.
 
 The checkpoint is read with :func:`genomix.training.checkpoint.load_model`; it must hold a
-``variant_effect`` model. The window and label kind come from the checkpoint's config when it has
-them (``config["window"]``, ``config["label_kind"]``), else from ``--window`` and the checkpoint's
-classes (classes: classification; none: regression).
+``variant_effect`` model. The window and label kind come from the checkpoint (``window``,
+``label_kind``, written by ``genomix train``), else from ``--window`` and the checkpoint's classes
+(classes: classification; none: regression). ``--window`` overrides the checkpoint's.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from genomix.cli import command_line
 from genomix.cli._errors import user_errors
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
@@ -50,10 +51,10 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
         raise CheckpointError(f"checkpoint {model_path}: a {info.get('task')!r} model; score-variants needs a "
                               f"variant_effect (ref/alt) model")
     config = info.get("config") or {}
-    window = window or config.get("window")
+    window = window or info.get("window") or config.get("window")
     if not window:
         raise ConfigError(f"checkpoint {model_path} does not record its window; give --window (bp)")
-    label_kind = config.get("label_kind") or ("classification" if info.get("classes") else "regression")
+    label_kind = info.get("label_kind") or config.get("label_kind") or ("classification" if info.get("classes") else "regression")
     bar = None
     if not quiet:
         from tqdm import tqdm
@@ -64,7 +65,7 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
                             classes=info.get("classes"), target_scale=info.get("target_scale"), rc=rc,
                             batch_tokens=batch_tokens, contig_aliases=aliases, element_field=element_field,
                             region=region, progress=None if bar is None else bar.update,
-                            command=shlex.join(["genomix", *sys.argv[1:]]))
+                            command=shlex.join(command_line()))
     finally:
         if bar is not None:
             bar.close()

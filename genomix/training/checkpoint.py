@@ -7,6 +7,8 @@ reads it. Keys (format ``genomix-checkpoint``, version 1):
 - ``model_kwargs``: the ``ChordMixer`` constructor arguments.
 - ``task``, ``alphabet``, ``vocab``, ``classes``: what the model reads and predicts.
 - ``config``: the training config as a dict; ``target_scale``: ``[mean, std]`` for regression.
+- ``label_kind`` and ``window`` (``variant_effect`` only): classification or regression, and the
+  window (bp) the ref/alt model was trained with; ``model_kwargs["architecture"] = "ref_alt"``.
 - ``train_state`` (``last.pt`` only): ``step``, ``epoch``, ``optimizer``, ``sampler``, ``rng``,
   ``best_score``, ``bad_evaluations``, ``finished``.
 
@@ -82,7 +84,8 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
 
     Returns:
         ``(model, info)``: the model in eval mode, and a dict with ``task``, ``alphabet``, ``vocab``,
-        ``classes``, ``config``, ``model_kwargs`` and ``target_scale``.
+        ``classes``, ``config``, ``model_kwargs``, ``target_scale``, ``label_kind`` and ``window``
+        (the last two ``None`` unless ``variant_effect``).
 
     Raises:
         CheckpointError: unreadable, or the weights do not fit the saved model arguments.
@@ -97,7 +100,8 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
         raise CheckpointError(f"checkpoint {path}: weights do not fit the model ({str(error)[:200]})") from None
     model.to(device).eval()
     info = {key: payload.get(key) for key in
-            ("task", "alphabet", "vocab", "classes", "config", "model_kwargs", "target_scale")}
+            ("task", "alphabet", "vocab", "classes", "config", "model_kwargs", "target_scale", "label_kind",
+             "window")}
     return model, info
 
 
@@ -115,7 +119,7 @@ def check_fits(info: dict[str, Any], dataset: Any, *, path: str | Path) -> None:
             )
     if primitive(info.get("vocab")) != primitive(dataset.vocab):
         raise CheckpointError(f"checkpoint {path} does not fit the dataset: the vocabularies differ")
-    if info.get("task") == "classification" and list(info.get("classes") or []) != list(dataset.classes or []):
+    if info.get("task") in ("classification", "variant_effect") and list(info.get("classes") or []) != list(dataset.classes or []):
         raise CheckpointError(
             f"checkpoint {path} does not fit the dataset: classes {info.get('classes')} in the checkpoint, "
             f"{list(dataset.classes or [])} in the dataset"

@@ -17,7 +17,8 @@ from genomix.precision import autocast as precision_autocast
 from genomix.training import rundir
 from genomix.training.checkpoint import check_fits, load_model
 from genomix.training.metrics import metrics_by_length
-from genomix.training.tasks import ClassificationTask, batch_inputs, regression_task
+from genomix.training.batches import SequenceBatches, batch_reader
+from genomix.training.tasks import checkpoint_task
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +34,12 @@ def predict_split(
     device: torch.device | str = "cpu",
     precision: str = "auto",
     progress: Callable[[int], None] | None = None,
+    batches: Any | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores for every sequence of a split, in the split's order.
+    """Scores for every sequence (or variant) of a split, in the split's order.
 
     Args:
-        model: a variable-length ChordMixer.
+        model: a variable-length ChordMixer (or a ref/alt model, with ``batches`` a pair reader).
         split: a dataset split view.
         task: the task object (turns outputs into scores).
         alphabet: the dataset's alphabet.
@@ -45,24 +47,25 @@ def predict_split(
         device: where the model is.
         precision: ``auto`` (bf16 where native), ``fp32`` or ``bf16``.
         progress: called with the number of sequences done after each batch.
+        batches: the batch reader (:mod:`genomix.training.batches`); default: one sequence per example.
 
     Returns:
         ``(scores, labels, lengths)``: ``(n, n_classes)`` probabilities or ``(n,)`` predictions,
-        ``(n,)`` labels, ``(n,)`` lengths.
+        ``(n,)`` labels, ``(n,)`` lengths (the ref window's for variants).
     """
     device = torch.device(device)
     was_training = model.training
     model.eval()
+    batches = batches if batches is not None else SequenceBatches(alphabet)
     lengths = np.asarray(split.lengths, dtype=np.int64)
-    sampler = TokenBudgetBatchSampler(lengths, max_tokens=max_tokens, shuffle=False)
+    sampler = TokenBudgetBatchSampler(batches.sizes(split), max_tokens=max_tokens, shuffle=False)
     chunks: list[tuple[np.ndarray, np.ndarray]] = []
     autocast = precision_autocast(precision, device)
     for batch in sampler:
         indices = np.asarray(batch, dtype=np.int64)
-        data, batch_lengths = split.read_many(indices)
-        inputs, lengths_t = batch_inputs(data, batch_lengths, alphabet=alphabet)
+        inputs = batches.read_batch(split, indices)
         with autocast:
-            outputs = model(inputs.to(device), lengths_t.to(device))
+            outputs = model(*(tensor.to(device) for tensor in inputs))
         chunks.append((indices, task.scores(outputs)))
         if progress:
             progress(len(indices))
@@ -114,17 +117,14 @@ def evaluate_checkpoint(
     if split not in dataset.split_names:
         raise DatasetFormatError(f"dataset {dataset_path} has no split {split!r} (it has {', '.join(dataset.split_names)})")
     view = dataset.split(split)
-    if info["task"] == "classification":
-        task: Any = ClassificationTask(info["classes"], np.zeros(0, dtype=np.int64))
-    else:
-        task = regression_task(dataset, np.zeros(0), target_scale=info.get("target_scale"))
+    task = checkpoint_task(info, dataset)
     scores, labels, lengths = predict_split(model, view, task=task, alphabet=dataset.alphabet,
                                             max_tokens=max_tokens, device=device, precision=precision,
-                                            progress=progress)
+                                            progress=progress, batches=batch_reader(dataset))
     report = {
         "checkpoint": str(checkpoint), "dataset": str(dataset_path), "split": split, "task": info["task"],
         "classes": info.get("classes"), "metrics": task.metrics(labels, scores),
-        "by_length": metrics_by_length(lengths, labels, scores, task=info["task"]),
+        "by_length": metrics_by_length(lengths, labels, scores, task=info.get("label_kind") or info["task"]),
     }
     out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent
     out.mkdir(parents=True, exist_ok=True)

@@ -24,12 +24,11 @@ from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
 from genomix.precision import autocast
 from genomix.training import distributed, rundir
-from genomix.training.augment import crop_lengths, random_windows
+from genomix.training.batches import batch_reader
 from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
 from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
 from genomix.training.tasks import (
-    batch_inputs,
     build_model,
     make_task,
     model_kwargs_for,
@@ -50,13 +49,15 @@ def lr_at(step: int, *, total_steps: int, config: TrainConfig) -> float:
 
 
 def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr_scale: float) -> list[dict[str, Any]]:
-    """AdamW groups: no decay on biases, norms and embeddings; the decoder's learning rate scaled."""
+    """AdamW groups: no decay on biases, norms and embeddings; the decoder's (or ref/alt head's)
+    learning rate scaled."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        decays = parameter.ndim >= 2 and not name.startswith("embedding")
-        groups.setdefault((decays, name.startswith("decoder")), []).append(parameter)
+        parts = name.split(".")
+        decays = parameter.ndim >= 2 and "embedding" not in parts[:2]
+        groups.setdefault((decays, parts[0] in ("decoder", "head")), []).append(parameter)
     return [{"params": params, "weight_decay": weight_decay if decays else 0.0,
              "lr_scale": decoder_lr_scale if is_decoder else 1.0}
             for (decays, is_decoder), params in sorted(groups.items())]
@@ -107,8 +108,10 @@ class Trainer:
             _parameter_groups(self.model, weight_decay=config.weight_decay, decoder_lr_scale=config.decoder_lr_scale),
             lr=config.lr,
         )
+        self.batches = batch_reader(self.dataset, train_crop=config.train_crop)
+        self.train_sizes = self.batches.sizes(self.train_split, crop=config.train_crop)
         self.sampler = TokenBudgetBatchSampler(
-            crop_lengths(self.train_split.lengths, crop=config.train_crop), max_tokens=config.max_tokens, seed=config.seed,
+            self.train_sizes, max_tokens=config.max_tokens, seed=config.seed,
             pool_size=config.pool_size, rank=context.rank, world_size=context.world_size,
         )
         self.steps_per_epoch = [math.ceil(self.sampler.num_batches(e) / config.grad_accum)
@@ -193,6 +196,7 @@ class Trainer:
         if self.context.is_main:
             outputs, labels, _ = predict_split(
                 self.model, self.dataset.split("valid"), task=self.task, alphabet=self.dataset.alphabet,
+                batches=self.batches,
                 max_tokens=self.config.eval_max_tokens or 2 * self.config.max_tokens,
                 device=self.context.device, precision=self.config.precision,
             )
@@ -248,19 +252,17 @@ class Trainer:
             self.model.train()
             for batch in self.sampler:
                 split = self.train_split
-                data, lengths = split.read_many(np.asarray(batch, dtype=np.int64))
-                data, lengths = random_windows(data, lengths, np.asarray(batch), crop=config.train_crop,
-                                               seed=config.seed, epoch=epoch)
+                indices = np.asarray(batch, dtype=np.int64)
+                inputs = self.batches.read_batch(split, indices, crop=config.train_crop, seed=config.seed, epoch=epoch)
+                inputs = tuple(tensor.to(self.context.device) for tensor in inputs)
                 labels = self.task.labels_tensor(np.asarray(split.labels)[batch]).to(self.context.device)
-                inputs, lengths_t = batch_inputs(data, lengths, alphabet=self.dataset.alphabet)
-                inputs, lengths_t = inputs.to(self.context.device), lengths_t.to(self.context.device)
                 logger.debug("rank %d epoch %d batch %s", self.context.rank, epoch, ",".join(map(str, batch)))
                 micro += 1
                 is_step = micro == config.grad_accum or self.sampler.position == n_batches
                 sync = contextlib.nullcontext() if is_step or not self.context.distributed else self.ddp_model.no_sync()
                 with sync:
                     with _autocast(self.context.device, config.precision):
-                        outputs = self.ddp_model(inputs, lengths_t)
+                        outputs = self.ddp_model(*inputs)
                     loss = self.task.loss(outputs, labels)
                     if not torch.isfinite(loss):
                         raise GenomixError(
@@ -270,7 +272,7 @@ class Trainer:
                     (loss / config.grad_accum).backward()
                 self.running["loss_sum"] += float(loss.item())
                 self.running["batches"] += 1
-                batch_tokens = int(lengths.sum()) * self.context.world_size
+                batch_tokens = int(self.train_sizes[indices].sum()) * self.context.world_size
                 self.running["tokens"] += batch_tokens
                 window_tokens += batch_tokens
                 if not is_step:

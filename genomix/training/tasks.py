@@ -1,7 +1,8 @@
 """Tasks: what a dataset's ``task`` means for the model's output, the loss, the scores and the metrics.
 
-The trainer asks the task for everything task-specific, so a new task (e.g. ``variant_effect`` with a
-ref/alt model) is one more entry in :data:`TASKS`. Only ``classification`` and ``regression`` exist now.
+The trainer asks the task for everything task-specific, so a new task is one more entry in :data:`TASKS`.
+``variant_effect`` is classification or regression (the dataset's ``label_kind``) on ref/alt window pairs,
+with the :class:`~genomix.models.variant.RefAltModel` (``model_kwargs["architecture"] = "ref_alt"``).
 """
 
 from __future__ import annotations
@@ -112,7 +113,51 @@ def regression_task(dataset: Any, train_labels: np.ndarray, *,
     return RegressionTask(train_labels, target_scale=target_scale, tolerance=tolerance)
 
 
-TASKS = ("classification", "regression")
+class VariantEffectTask:
+    """``variant_effect``: a classification or regression task (by ``label_kind``) on ref/alt pairs.
+
+    Loss, scores and metrics are the inner task's; :meth:`state` adds ``label_kind`` and ``window`` to
+    the checkpoint so ``genomix score-variants`` needs no options to use the model.
+    """
+
+    name = "variant_effect"
+
+    def __init__(self, inner: ClassificationTask | RegressionTask, *, window: int | None) -> None:
+        self.inner = inner
+        self.label_kind = inner.name
+        self.window = None if window is None else int(window)
+
+    @property
+    def output_size(self) -> int:
+        return self.inner.output_size
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.inner.higher_is_better
+
+    @property
+    def default_metric(self) -> str:
+        return self.inner.default_metric
+
+    def labels_tensor(self, labels: np.ndarray) -> torch.Tensor:
+        return self.inner.labels_tensor(labels)
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.inner.loss(outputs, labels)
+
+    def scores(self, outputs: torch.Tensor) -> np.ndarray:
+        """As the inner task's: ``(B, n_classes)`` probabilities or ``(B,)`` predictions."""
+        return self.inner.scores(outputs)
+
+    def metrics(self, labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+        return self.inner.metrics(labels, scores)
+
+    def state(self) -> dict[str, Any]:
+        return {**self.inner.state(), "label_kind": self.label_kind, "window": self.window}
+
+
+LABEL_KINDS = ("classification", "regression")
+TASKS = ("classification", "regression", "variant_effect")
 
 
 def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[float] | None = None):
@@ -126,19 +171,54 @@ def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[f
             f"task {dataset.task!r} cannot be trained yet; genomix train supports {', '.join(TASKS)}"
         )
     train_labels = np.asarray(dataset.split("train").labels)
-    if dataset.task == "classification":
+    kind = label_kind(dataset)
+    if kind == "classification":
         if not dataset.classes:
             raise DatasetFormatError("a classification dataset should list its classes")
-        return ClassificationTask(list(dataset.classes), train_labels, class_weights=class_weights)
-    return regression_task(dataset, train_labels, target_scale=target_scale)
+        task: Any = ClassificationTask(list(dataset.classes), train_labels, class_weights=class_weights)
+    else:
+        task = regression_task(dataset, train_labels, target_scale=target_scale)
+    if dataset.task == "variant_effect":
+        return VariantEffectTask(task, window=dataset.attrs.get("window"))
+    return task
+
+
+def label_kind(dataset: Any) -> str:
+    """``classification`` or ``regression``: the dataset's task, or its ``label_kind`` for ``variant_effect``.
+
+    Raises:
+        DatasetFormatError: a ``variant_effect`` file without a known ``label_kind`` attribute.
+    """
+    if dataset.task != "variant_effect":
+        return dataset.task
+    kind = dataset.attrs.get("label_kind")
+    if kind not in LABEL_KINDS:
+        raise DatasetFormatError(f"variant_effect dataset {dataset.path}: label_kind should be one of "
+                                 f"{', '.join(LABEL_KINDS)}, got {kind!r}")
+    return kind
+
+
+def checkpoint_task(info: dict[str, Any], dataset: Any) -> Any:
+    """The task of a saved model (for scoring, not training): classes and target scale from ``info``."""
+    kind = info.get("label_kind") or info["task"]
+    if kind == "classification":
+        task: Any = ClassificationTask(info["classes"], np.zeros(0, dtype=np.int64))
+    else:
+        task = regression_task(dataset, np.zeros(0), target_scale=info.get("target_scale"))
+    if info["task"] == "variant_effect":
+        return VariantEffectTask(task, window=info.get("window"))
+    return task
 
 
 def model_kwargs_for(dataset: Any, model_config: Any, *, output_size: int) -> dict[str, Any]:
     """ChordMixer constructor arguments sized from the dataset unless the config sets them.
 
     ``max_seq_len`` defaults to the longest sequence in any split; ``input_size`` is the alphabet's
-    vocabulary size (tokens) or the number of channels (``values``).
+    vocabulary size (tokens) or the number of channels (``values``). ``variant_effect`` datasets get
+    :func:`ref_alt_kwargs` instead.
     """
+    if dataset.task == "variant_effect":
+        return ref_alt_kwargs(dataset, model_config, output_size=output_size)
     if dataset.alphabet == "values":
         embedding_type = "linear"
         sample = dataset.split("train").read_many(np.array([0]))[0]
@@ -169,14 +249,51 @@ def model_kwargs_for(dataset: Any, model_config: Any, *, output_size: int) -> di
     }
 
 
-def build_model(model_kwargs: dict[str, Any], *, grad_checkpointing: bool | str = False) -> torch.nn.Module:
-    """Construct the ChordMixer described by ``model_kwargs``; ``grad_checkpointing`` is ``False``,
-    ``True``/``'block'`` or ``'segments'`` (see :class:`genomix.ChordMixerEncoder`)."""
-    from genomix import ChordMixer
+def ref_alt_kwargs(dataset: Any, model_config: Any, *, output_size: int) -> dict[str, Any]:
+    """:class:`~genomix.models.variant.RefAltModel` arguments for a ``variant_effect`` dataset, tagged
+    ``architecture = "ref_alt"``; ``max_seq_len`` defaults to the longest ref or alt window of any split.
 
+    Raises:
+        DatasetFormatError: the dataset is not DNA tokens.
+    """
+    from genomix.training.batches import longest_pair_window
+
+    if dataset.alphabet not in ALPHABETS or dataset.alphabet == "values":
+        raise DatasetFormatError(f"a variant_effect dataset should hold tokens, got alphabet {dataset.alphabet!r}")
+    max_seq_len = model_config.max_seq_len or max(
+        longest_pair_window(dataset.split(name)) for name in dataset.split_names
+    )
+    return {
+        "architecture": "ref_alt",
+        "input_size": ALPHABETS[dataset.alphabet].vocab_size,
+        "output_size": int(output_size),
+        "max_seq_len": int(max(max_seq_len, 2)),
+        "track_size": model_config.track_size,
+        "hidden_size": model_config.hidden_size,
+        "mlp_dropout": model_config.mlp_dropout,
+        "layer_dropout": model_config.layer_dropout,
+        "prenorm": model_config.prenorm,
+        "norm": model_config.norm,
+    }
+
+
+def build_model(model_kwargs: dict[str, Any], *, grad_checkpointing: bool | str = False) -> torch.nn.Module:
+    """Construct the model described by ``model_kwargs``: a ChordMixer, or a
+    :class:`~genomix.models.variant.RefAltModel` when ``architecture`` is ``"ref_alt"``.
+    ``grad_checkpointing`` is ``False``, ``True``/``'block'`` or ``'segments'`` (see
+    :class:`genomix.ChordMixerEncoder`)."""
     kwargs = dict(model_kwargs)
+    architecture = kwargs.pop("architecture", "chordmixer")
     if grad_checkpointing:
         kwargs["grad_checkpointing"] = grad_checkpointing
+    if architecture == "ref_alt":
+        from genomix.models.variant import RefAltModel
+
+        return RefAltModel(**kwargs)
+    if architecture != "chordmixer":
+        raise ValueError(f"model architecture should be 'chordmixer' or 'ref_alt', got {architecture!r}")
+    from genomix import ChordMixer
+
     return ChordMixer(**kwargs)
 
 
