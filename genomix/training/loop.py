@@ -80,6 +80,10 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+#: Valid metrics where a smaller value is the better model (every other metric: larger is better).
+LOWER_IS_BETTER = frozenset({"mse", "mae", "loss"})
+
+
 class Trainer:
     """One training run (see :func:`train`)."""
 
@@ -207,7 +211,7 @@ class Trainer:
                 raise ConfigError(f"select_metric {metric!r} is not a metric of this task "
                                   f"(one of {', '.join(k for k in valid if k != 'n')})")
             score = valid[metric]
-            sign = 1.0 if self.task.higher_is_better or self.config.select_metric != "auto" else -1.0
+            sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
             improved = score is not None and math.isfinite(score) and (
                 self.best_score is None or sign * score > sign * self.best_score
             )
@@ -300,7 +304,8 @@ class Trainer:
                     break
             if stop_reason != "finished":
                 break
-            if self.last_eval_step != self.step and self.evaluate(epoch):
+            due = not config.eval_every or self.step % config.eval_every == 0 or epoch + 1 == config.epochs
+            if due and self.last_eval_step != self.step and self.evaluate(epoch):
                 stop_reason = "early stopping"
             if epoch + 1 < config.epochs:
                 self.sampler.set_epoch(epoch + 1)

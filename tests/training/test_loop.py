@@ -68,11 +68,34 @@ def test_early_stopping_and_eval_every(orchid_h5, tmp_path):
     assert read_checkpoint(tmp_path / "run" / "last.pt")["train_state"]["finished"]
 
 
+def test_eval_every_sets_the_cadence_across_epochs(orchid_h5, tmp_path):
+    """With eval_every, valid is scored every N optimizer steps and after the last one, not at each epoch end."""
+    config = load_config(None, [*TINY, "epochs=3", "eval_every=7"])
+    summary = train(orchid_h5, out_dir=tmp_path / "run", config=config, device="cpu")
+    per_epoch = json.loads((tmp_path / "run" / "config.json").read_text())["steps_per_epoch"]
+    epoch_ends = set(itertools.accumulate(per_epoch))
+    total = summary["total_steps"]
+    steps = [r["step"] for r in rundir.read_metrics(tmp_path / "run") if "valid" in r]
+    assert steps == sorted({*range(7, total + 1, 7), total})
+    assert any(end % 7 for end in epoch_ends if end != total)  # an epoch end that is not scored
+
+
 def test_regression_task(orchid_gc_h5, tmp_path):
     config = load_config(None, [*TINY, "epochs=2", "lr=3e-3", "final_test=true"])
     summary = train(orchid_gc_h5, out_dir=tmp_path / "run", config=config, device="cpu")
     assert set(summary["test"]) >= {"mse", "mae", "pearson", "spearman"}
     assert read_checkpoint(tmp_path / "run" / "best.pt")["target_scale"][1] > 0
+
+
+@pytest.mark.parametrize("metric, best", [("mse", min), ("mae", min), ("pearson", max)])
+def test_select_metric_direction(orchid_gc_h5, tmp_path, metric, best):
+    """best.pt comes from the evaluation with the lowest error or the highest correlation."""
+    config = load_config(None, [*TINY, "epochs=3", "lr=3e-3", "eval_every=1", f"select_metric={metric}"])
+    train(orchid_gc_h5, out_dir=tmp_path / "run", config=config, device="cpu")
+    records = [r for r in rundir.read_metrics(tmp_path / "run") if "valid" in r]
+    assert len({r["valid"][metric] for r in records}) > 1  # the choice is not trivial
+    chosen = best(records, key=lambda r: r["valid"][metric])
+    assert [r["step"] for r in records if r["best"]][-1] == chosen["step"]
 
 
 def test_nan_loss_stops_with_a_clear_error(orchid_h5, tmp_path):
