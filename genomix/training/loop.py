@@ -23,7 +23,7 @@ from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
 from genomix.precision import autocast
-from genomix.training import distributed, rundir
+from genomix.training import distributed, metrics, rundir
 from genomix.training.batches import batch_reader
 from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
 from genomix.training.config import TrainConfig, from_dict
@@ -78,10 +78,6 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-#: Valid metrics where a smaller value is the better model (every other metric: larger is better).
-LOWER_IS_BETTER = frozenset({"mse", "mae", "loss"})
 
 
 class Trainer:
@@ -211,7 +207,7 @@ class Trainer:
                 raise ConfigError(f"select_metric {metric!r} is not a metric of this task "
                                   f"(one of {', '.join(k for k in valid if k != 'n')})")
             score = valid[metric]
-            sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+            sign = 1.0 if metrics.higher_is_better(metric) else -1.0
             improved = score is not None and math.isfinite(score) and (
                 self.best_score is None or sign * score > sign * self.best_score
             )

@@ -14,6 +14,13 @@ from typing import Any
 import numpy as np
 
 LENGTH_PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5)
+LOWER_IS_BETTER = frozenset({"mse", "mae", "loss"})
+"""Metrics where a smaller value is the better model; for every other metric larger is better."""
+
+
+def higher_is_better(name: str) -> bool:
+    """Direction of the metric ``name`` when choosing the best model."""
+    return name not in LOWER_IS_BETTER
 
 
 def _rankdata(values: np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ class ClassificationTask:
     """Single-label classification: logits ``(B, n_classes)``, cross-entropy, probabilities as scores."""
 
     name = "classification"
-    higher_is_better = True
     default_metric = "roc_auc"
 
     def __init__(self, classes: list[str], train_labels: np.ndarray, *, class_weights: str = "none") -> None:
@@ -64,7 +63,6 @@ class RegressionTask:
     """Scalar regression: the model predicts the standardised target; MSE loss; metrics in target units."""
 
     name = "regression"
-    higher_is_better = False
     default_metric = "mse"
     output_size = 1
 
@@ -73,7 +71,6 @@ class RegressionTask:
         self.tolerance = tolerance
         if tolerance is not None:  # a tolerance task (the adding problem): select on reg_acc
             self.default_metric = "reg_acc"
-            self.higher_is_better = True
         labels = np.asarray(train_labels, dtype=np.float64).reshape(-1)
         if target_scale is None:
             std = float(labels.std()) if labels.size > 1 else 1.0
@@ -130,10 +127,6 @@ class VariantEffectTask:
     @property
     def output_size(self) -> int:
         return self.inner.output_size
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.inner.higher_is_better
 
     @property
     def default_metric(self) -> str:
