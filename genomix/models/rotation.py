@@ -106,9 +106,7 @@ class _RotateAdd(torch.autograd.Function):
         ctx.save_for_backward(inverse)
         ctx.n_tracks = n_tracks
         ctx.update_dtype = update.dtype
-        if rotated.dtype == residual.dtype:
-            return rotated.add_(residual)
-        return torch.add(residual, rotated)
+        return torch.add(residual, rotated)  # out of place: a bf16 add_ is slower on the CPU
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):

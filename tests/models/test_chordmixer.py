@@ -319,3 +319,24 @@ def test_cache_sized_groups_change_no_result(monkeypatch):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert chordmixer._group_bounds(lengths, 100) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
     assert chordmixer._group_bounds(torch.tensor([30, 30, 30, 30, 200]), 100) == [(0, 3), (3, 4), (4, 5)]
+
+
+def test_folded_layernorm_affine_equals_norm_then_mlp():
+    """A LayerNorm prenorm's affine folded into fc1 gives the same values and gradients as applying it."""
+    torch.manual_seed(0)
+    block = ChordMixer(input_size=6, output_size=3, max_seq_len=64, track_size=4, hidden_size=16,
+                       prenorm="LN").encoder.chordmixer_blocks[0]
+    with torch.no_grad():  # away from the initial weight 1 / bias 0, so a dropped affine would show
+        block.prenorm.weight.uniform_(0.5, 1.5)
+        block.prenorm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(50, block.mix.fc1.in_features, dtype=torch.float64, requires_grad=True)
+    block.double()
+    results = []
+    for compute in (block.mixed, lambda rows: block.mix(block.prenorm(rows))):
+        block.zero_grad()
+        x.grad = None
+        out = compute(x)
+        out.sin().sum().backward()
+        results.append([out.detach(), x.grad.clone(), *(p.grad.clone() for p in block.parameters())])
+    for folded, applied in zip(*results):
+        torch.testing.assert_close(folded, applied, rtol=1e-10, atol=1e-12)
