@@ -20,7 +20,7 @@ def learning_curves(history: list[dict[str, Any]], path: str | Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(steps, [r.get("train_loss") for r in history], marker="o")
     left.set(xlabel="optimizer step", ylabel="train loss (mean since last eval)", title="training loss")
-    for key in ("roc_auc", "accuracy", "balanced_accuracy", "pearson", "mse"):
+    for key in ("roc_auc", "accuracy", "balanced_accuracy", "reg_acc", "pearson", "mse"):
         values = [r.get("valid", {}).get(key) for r in history]
         if any(v is not None for v in values):
             right.plot(steps, [np.nan if v is None else v for v in values], marker="o", label=key)
