@@ -162,7 +162,7 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        return self._after_fc1(self.fc1(x))
 
     def forward_scaled(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
         """``forward(x * scale + shift)`` with the affine folded into ``fc1`` (``D x hidden`` work).
@@ -173,7 +173,9 @@ class Mlp(nn.Module):
         """
         weight = self.fc1.weight * scale
         bias = torch.addmv(self.fc1.bias, self.fc1.weight, shift)
-        hidden = nn.functional.linear(x, weight, bias)
+        return self._after_fc1(nn.functional.linear(x, weight, bias))
+
+    def _after_fc1(self, hidden: Tensor) -> Tensor:
         return self.drop(self.fc2(self.drop(self.act(hidden))))
 
 
