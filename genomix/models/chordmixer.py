@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from genomix.models.chunked import chunked_block
 from genomix.models.parallel import run_groups
 from genomix.models.rotation import Rotation, build_rotation, rotate_add, rotate_add_
 
@@ -221,6 +222,31 @@ class ChordMixerBlock(nn.Module):
             return self.mix.forward_scaled(normalized, norm.weight, norm.bias)
         return self.mix(norm(x))
 
+    def chunkable(self, x: Tensor) -> bool:
+        """Whether :meth:`forward_chunked` computes this block for ``x``: on the CPU, with a LayerNorm
+        or no prenorm, exact GELU and no active dropout (its recompute must draw nothing)."""
+        dropping = self.training and (self.mix.drop.p > 0 or self.dropout.p > 0)
+        norm = self.prenorm
+        return (x.device.type == "cpu" and x.dim() == 2 and not dropping
+                and self.mix.act.approximate == "none"
+                and (isinstance(norm, nn.Identity) or (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine)))
+
+    def forward_chunked(self, x: Tensor, index: Tensor, inverse: Tensor | None) -> Tensor:
+        """:meth:`forward` with the block's own activation checkpointing, chunk by chunk.
+
+        Keeps only ``x`` for backward and recomputes the MLP there in cache-sized chunks
+        (:mod:`genomix.models.chunked`): what ``checkpoint(block, ...)`` stores, with a fraction of the
+        memory traffic on long inputs. Needs :meth:`chunkable`.
+        """
+        norm, mix = self.prenorm, self.mix
+        weight, bias = mix.fc1.weight, mix.fc1.bias
+        normalize = isinstance(norm, nn.LayerNorm)
+        if normalize:  # the LayerNorm's affine folded into fc1, as in mixed()
+            weight, bias = weight * norm.weight, torch.addmv(bias, weight, norm.bias)
+        out = chunked_block(x, weight, bias, mix.fc2.weight, mix.fc2.bias, index, inverse,
+                            normalize=normalize, eps=norm.eps if normalize else 0.0)
+        return self.norm(out)
+
     @torch.no_grad()
     def forward_in_place(self, x: Tensor, index: Tensor, *, chunk: int) -> Tensor:
         """Inference on long inputs: overwrite ``x`` with the block's output, ``chunk`` rows at a time.
@@ -397,7 +423,9 @@ class ChordMixerEncoder(nn.Module):
         for block, n_active in blocks:
             index, inverse = rotation.prefix(n_active)
             head = rows if n_active == rows.shape[0] else rows[:n_active]
-            if per_block_checkpoint:
+            if per_block_checkpoint and block.chunkable(head):
+                out = block.forward_chunked(head, index, inverse)
+            elif per_block_checkpoint:
                 out = checkpoint(block, head, index, inverse, self.n_tracks, use_reentrant=False)
             else:
                 out = block(head, index, inverse, self.n_tracks)

@@ -1,0 +1,101 @@
+"""Reuse of large CPU activation buffers between blocks: a small caching allocator for one job.
+
+Why: PyTorch's CPU allocator returns every freed tensor to the C library, which hands large ones
+straight back to the kernel; the next tensor of that size must be faulted in and zeroed again. On a
+megabase sequence each block makes several such tensors of hundreds of megabytes, and getting fresh
+pages costs more than the block's arithmetic (measured on the 2-vCPU VM of docs/benchmarks.md:
+fresh memory is written at 0.7-10 GB/s, reused memory at 15-17 GB/s; 73 of 117 s of a 2**20-token
+training step were spent in the kernel). CUDA has a caching allocator; this is the CPU counterpart
+for the buffers that :mod:`genomix.models.chunked` allocates.
+
+A pooled buffer is free again when nothing but the pool references its storage (autograd's saved
+tensors and views count, through the storage's reference count), so buffers whose lifetime autograd
+decides (a block's output, an input gradient) are reused safely. Buffers idle for
+:data:`MAX_IDLE` requests are released, so a pool that saw many different lengths does not grow.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+MIN_BYTES = 32 << 20
+"""Smaller requests go to PyTorch's allocator (glibc keeps blocks up to 32 MiB for reuse itself)."""
+MAX_IDLE = 512
+"""A free buffer not handed out for this many requests is released (about three 2**20-token
+training steps of a 20-block model)."""
+ENABLED = True
+"""False: :func:`empty` is ``torch.empty`` (for A/B measurements)."""
+
+_use_count = getattr(torch._C, "_storage_Use_Count", None)
+
+
+@dataclass
+class _Buffer:
+    base: Tensor
+    last_used: int
+
+
+class BufferPool:
+    """Buffers keyed by ``(dtype, number of elements)``; thread-safe."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[torch.dtype, int], list[_Buffer]] = {}
+        self._requests = 0
+        self._lock = threading.Lock()
+
+    def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """An uninitialised contiguous CPU tensor of ``shape``, from the pool when one is free."""
+        numel = 1
+        for size in shape:
+            numel *= size
+        key = (dtype, numel)
+        with self._lock:
+            self._requests += 1
+            self._release_idle()
+            for buffer in self._buffers.get(key, ()):
+                if _is_free(buffer.base):
+                    buffer.last_used = self._requests
+                    return buffer.base.view(shape)
+            base = torch.empty(numel, dtype=dtype)
+            self._buffers.setdefault(key, []).append(_Buffer(base, self._requests))
+            return base.view(shape)
+
+    def held_bytes(self) -> int:
+        """Bytes of every buffer the pool holds, free or in use."""
+        with self._lock:
+            return sum(b.base.nbytes for buffers in self._buffers.values() for b in buffers)
+
+    def clear(self) -> None:
+        """Forget every buffer (those still in use stay alive until their users drop them)."""
+        with self._lock:
+            self._buffers.clear()
+
+    def _release_idle(self) -> None:
+        for key in list(self._buffers):
+            kept = [b for b in self._buffers[key] if not _is_free(b.base) or self._requests - b.last_used < MAX_IDLE]
+            if kept:
+                self._buffers[key] = kept
+            else:
+                del self._buffers[key]
+
+
+def _is_free(base: Tensor) -> bool:
+    # the pool's base tensor plus the temporary storage object made to ask: nobody else
+    return _use_count(base.untyped_storage()._cdata) <= 2
+
+
+POOL = BufferPool()
+
+
+def empty_like(x: Tensor) -> Tensor:
+    """``torch.empty_like(x)`` (contiguous), from :data:`POOL` for large CPU tensors."""
+    if not ENABLED or _use_count is None or x.device.type != "cpu" or x.numel() * x.element_size() < MIN_BYTES:
+        return torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    return POOL.empty(tuple(x.shape), x.dtype)
+
+
+__all__ = ["BufferPool", "POOL", "empty_like"]
