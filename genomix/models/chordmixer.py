@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from genomix.models import buffers
 from genomix.models.chunked import chunked_block
 from genomix.models.parallel import run_groups
 from genomix.models.rotation import Rotation, build_rotation, rotate_add, rotate_add_
@@ -37,8 +38,10 @@ CPU with a 32 MiB L3: 13% (equal lengths) to 36% (variable lengths) faster train
 PARALLEL_GROUPS = True
 """On a CPU with several intra-op threads, run a batch's groups on separate threads, one intra-op
 thread each (:mod:`genomix.models.parallel`); False: one group after another."""
-INFERENCE_CHUNK = 1 << 16
-"""Rows per step of the in-place inference path (used when an input has more rows than this)."""
+INFERENCE_CHUNK = 1 << 14
+"""Rows per step of the in-place inference path (used when an input has more rows than this). Small
+enough that a chunk's temporaries stay under glibc's 32 MiB reuse limit at D = 336: 2**16 -> 2**14
+rows took one 2**18-token forward from 55k to 80k tokens/s (docs/benchmarks.md)."""
 NORMS = ("LN", "BN", "GN", "None")
 DECODERS = ("linear", "per_position", "none")
 
@@ -254,7 +257,7 @@ class ChordMixerBlock(nn.Module):
         Everything but the rotation is position-wise, so chunks give the same result; only one
         full-size buffer (the update) is allocated. Needs ``eval()`` (BN uses running statistics).
         """
-        update = torch.empty_like(x)
+        update = buffers.empty_like(x)  # reused between blocks, not faulted in afresh
         for start in range(0, x.shape[0], chunk):
             update[start:start + chunk] = self.dropout(self.mixed(x[start:start + chunk]))
         rotate_add_(x, update, index, chunk_rows=chunk * (index.numel() // max(x.shape[0], 1)))
