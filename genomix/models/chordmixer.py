@@ -508,7 +508,7 @@ class _SegmentMean(torch.autograd.Function):
         return per_sequence.index_select(0, sequence_of), None, None, None
 
 
-def segment_mean(rows: Tensor, lengths: Tensor, *, chunk: int = 1 << 16) -> Tensor:
+def segment_mean(rows: Tensor, lengths: Tensor, *, chunk: int = 1 << 13) -> Tensor:
     """Mean of each sequence's rows: ``(N, D)``, ``(B,)`` -> ``(B, D)`` float32, no Python loop
     over sequences (rows are read in chunks of ``chunk`` to bound the float32 copy)."""
     sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=rows.device), lengths)
