@@ -22,6 +22,7 @@ import torch
 from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
+from genomix.models import buffers
 from genomix.precision import autocast
 from genomix.training import distributed, metrics, rundir
 from genomix.training.batches import batch_reader
@@ -192,6 +193,7 @@ class Trainer:
 
     def evaluate(self, epoch: int) -> bool:
         """Evaluate on valid (rank 0), log, keep ``best.pt``; returns whether to stop early."""
+        buffers.POOL.clear()  # training's cached activation buffers are not needed while predicting
         stop = False
         if self.context.is_main:
             outputs, labels, _ = predict_split(
@@ -408,6 +410,7 @@ def train(
             logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",
                         trainer.model_kwargs, trainer.total_steps, config.epochs)
         summary = trainer.run()
+        buffers.POOL.clear()
         if config.final_test and context.is_main and "test" in trainer.dataset.split_names:
             from genomix.training.evaluate import evaluate_checkpoint
 
