@@ -26,6 +26,7 @@ from torch.utils.checkpoint import checkpoint
 
 from genomix.models import buffers
 from genomix.models.chunked import chunked_block
+from genomix.models.embedding import embed_low_precision
 from genomix.models.parallel import run_groups
 from genomix.models.rotation import Rotation, build_rotation, rotate_add, rotate_add_
 
@@ -620,16 +621,20 @@ class ChordMixer(nn.Module):
     def embed(self, x: Tensor) -> Tensor:
         """Tokens ``(...)`` integer or values ``(..., C)`` float -> ``(..., D)``.
 
-        In inference under autocast, long inputs are embedded in chunks straight into the autocast
-        dtype, so no full-size float32 copy exists.
+        Under autocast the rows come out in the autocast dtype with no full-size float32 copy: tokens
+        are looked up in a low-precision copy of the table (:mod:`genomix.models.embedding`), values
+        are embedded in chunks in inference.
         """
+        device = x.device.type
         if self.embedding_type == "sparse":
             if x.dtype not in (torch.int64, torch.int32, torch.uint8, torch.int16):
                 raise ValueError(f"'sparse' embedding takes integer tokens; got {x.dtype}")
             x = x.long() if x.dtype != torch.int64 else x
+            if torch.is_autocast_enabled(device):
+                return embed_low_precision(x, self.embedding.weight, self.embedding.padding_idx,
+                                           torch.get_autocast_dtype(device))
         else:
             x = x.to(self.embedding.weight.dtype)
-        device = x.device.type
         if torch.is_grad_enabled() or not torch.is_autocast_enabled(device) or x.shape[0] <= INFERENCE_CHUNK:
             return self.embedding(x)
         out = torch.empty(*x.shape[: 1 if self.var_len else 2], self.embedding_size,
