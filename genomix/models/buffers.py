@@ -16,6 +16,9 @@ decides (a block's output, an input gradient) are reused safely. Buffers idle fo
 
 from __future__ import annotations
 
+import ctypes
+import os
+import platform
 import threading
 from dataclasses import dataclass
 
@@ -90,6 +93,37 @@ def _is_free(base: Tensor) -> bool:
 
 POOL = BufferPool()
 
+MMAP_THRESHOLD = 32 << 20
+TRIM_THRESHOLD = 256 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def tune_malloc() -> bool:
+    """Make glibc keep freed blocks under 32 MiB for reuse from the start; True if it was set.
+
+    glibc serves blocks above its mmap threshold with fresh mappings and returns free memory at the
+    top of its heap to the kernel past a trim threshold. Both start small and adapt to what the
+    process happened to free first, so the same training step ran at 20-26k or 28-32k tokens/s
+    (2**14 tokens) depending on the order of its first allocations. Fixed at 32 MiB (the largest
+    value glibc's own adaptation reaches) and 256 MiB, 2**14-2**15-token steps no longer fault in
+    their activations each time (measured in docs/benchmarks.md: 26k-44k page faults per step -> 525-795);
+    larger tensors are :data:`POOL`'s job. Skipped off glibc, when ``GENOMIX_TUNE_MALLOC=0``, or when
+    the user set glibc's own ``MALLOC_*_THRESHOLD_`` / ``GLIBC_TUNABLES`` variables.
+    """
+    if os.environ.get("GENOMIX_TUNE_MALLOC", "1") == "0" or platform.libc_ver()[0] != "glibc":
+        return False
+    if any(name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+MALLOC_TUNED = tune_malloc()
+"""Whether :func:`tune_malloc` took effect when the model code was imported."""
+
 
 def empty_like(x: Tensor) -> Tensor:
     """``torch.empty_like(x)`` (contiguous), from :data:`POOL` for large CPU tensors."""
@@ -98,4 +132,4 @@ def empty_like(x: Tensor) -> Tensor:
     return POOL.empty(tuple(x.shape), x.dtype)
 
 
-__all__ = ["BufferPool", "POOL", "empty_like"]
+__all__ = ["BufferPool", "POOL", "empty_like", "tune_malloc"]

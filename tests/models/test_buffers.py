@@ -94,3 +94,21 @@ def test_small_and_non_cpu_requests_bypass_the_pool():
     before = buffers.POOL.held_bytes()
     small = buffers.empty_like(torch.empty(10))
     assert small.shape == (10,) and buffers.POOL.held_bytes() == before
+
+
+def test_malloc_tuning_respects_opt_outs(monkeypatch):
+    monkeypatch.setenv("GENOMIX_TUNE_MALLOC", "0")
+    assert buffers.tune_malloc() is False
+    monkeypatch.delenv("GENOMIX_TUNE_MALLOC")
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
+    assert buffers.tune_malloc() is False
+
+
+def test_malloc_tuning_applies_on_glibc(monkeypatch):
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt tuning is glibc-only")
+    for name in ("GENOMIX_TUNE_MALLOC", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+    assert buffers.tune_malloc() is True
