@@ -63,6 +63,9 @@ class BufferPool:
                 if _is_free(buffer.base):
                     buffer.last_used = self._requests
                     return buffer.base.view(shape)
+            # a size with no free buffer: usually a new batch shape, so the free buffers of earlier
+            # shapes are let go first (memory stays bounded when every step has another length)
+            self._release(lambda buffer: True)
             base = torch.empty(numel, dtype=dtype)
             self._buffers.setdefault(key, []).append(_Buffer(base, self._requests))
             return base.view(shape)
@@ -78,8 +81,12 @@ class BufferPool:
             self._buffers.clear()
 
     def _release_idle(self) -> None:
+        self._release(lambda buffer: self._requests - buffer.last_used >= MAX_IDLE)
+
+    def _release(self, unwanted) -> None:
+        """Drop the free buffers for which ``unwanted(buffer)`` is true."""
         for key in list(self._buffers):
-            kept = [b for b in self._buffers[key] if not _is_free(b.base) or self._requests - b.last_used < MAX_IDLE]
+            kept = [b for b in self._buffers[key] if not (unwanted(b) and _is_free(b.base))]
             if kept:
                 self._buffers[key] = kept
             else:

@@ -66,10 +66,20 @@ def test_idle_buffers_are_released(pool, monkeypatch):
 
 def test_dtype_is_part_of_the_key(pool):
     a = pool.empty((8,), torch.float32)
-    pointer = a.data_ptr()
-    del a
     b = pool.empty((8,), torch.int32)
-    assert b.dtype == torch.int32 and b.data_ptr() != pointer
+    del a
+    c = pool.empty((8,), torch.int32)  # the free float32 buffer does not serve it
+    assert c.dtype == torch.int32 and c.data_ptr() != b.data_ptr()
+    assert set(pool._buffers) == {(torch.int32, 8)}
+
+
+def test_a_new_size_releases_the_free_buffers_of_other_sizes(pool):
+    """Megabase training meets a new length every step: the pool holds one step's buffers, not all."""
+    kept = pool.empty((300,), torch.float32)
+    for length in (100, 101, 102, 103):
+        pool.empty((length,), torch.float32)  # dropped at once: free
+    assert pool.held_bytes() == (300 + 103) * 4
+    del kept
 
 
 def test_threads_never_share_a_buffer(pool):
