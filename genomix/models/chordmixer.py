@@ -176,9 +176,11 @@ class Mlp(nn.Module):
         gradients come out of ``fc1``'s weight-gradient matmul (float32 accumulation) instead of
         a row-wise reduction.
         """
-        weight = self.fc1.weight * scale
-        bias = torch.addmv(self.fc1.bias, self.fc1.weight, shift)
-        return self._after_fc1(nn.functional.linear(x, weight, bias))
+        return self._after_fc1(nn.functional.linear(x, *self.folded_fc1(scale, shift)))
+
+    def folded_fc1(self, scale: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
+        """``fc1``'s weight and bias with ``x * scale + shift`` folded in (differentiable)."""
+        return self.fc1.weight * scale, torch.addmv(self.fc1.bias, self.fc1.weight, shift)
 
     def _after_fc1(self, hidden: Tensor) -> Tensor:
         return self.drop(self.fc2(self.drop(self.act(hidden))))
@@ -243,10 +245,9 @@ class ChordMixerBlock(nn.Module):
         memory traffic on long inputs. Needs :meth:`chunkable`.
         """
         norm, mix = self.prenorm, self.mix
-        weight, bias = mix.fc1.weight, mix.fc1.bias
         normalize = isinstance(norm, nn.LayerNorm)
-        if normalize:  # the LayerNorm's affine folded into fc1, as in mixed()
-            weight, bias = weight * norm.weight, torch.addmv(bias, weight, norm.bias)
+        # the LayerNorm's affine folded into fc1, as in mixed()
+        weight, bias = mix.folded_fc1(norm.weight, norm.bias) if normalize else (mix.fc1.weight, mix.fc1.bias)
         out = chunked_block(x, weight, bias, mix.fc2.weight, mix.fc2.bias, index, inverse,
                             normalize=normalize, eps=norm.eps if normalize else 0.0)
         return self.norm(out)

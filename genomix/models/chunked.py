@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from genomix.models.buffers import empty_like
-from genomix.models.rotation import _gather_subset
+from genomix.models.rotation import _gather_subset, rotate_add_into
 
 CHUNK_ROWS = 8192
 """Rows per chunk: 8,192 x D=336 in bf16 is 5.3 MiB, so a chunk's working set stays in cache.
@@ -61,19 +61,14 @@ class _ChunkedBlock(torch.autograd.Function):
     def forward(ctx, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
                 inverse: Tensor | None, normalize: bool, eps: float, chunk: int) -> Tensor:
         x = x.contiguous()
-        n, width = x.shape
+        n = x.shape[0]
         per_row = index.numel() // max(n, 1)
         with torch.autocast(x.device.type, enabled=False):
             update = empty_like(x)
             for start in range(0, n, chunk):
                 hidden = _hidden(x[start:start + chunk], w1, b1, normalize, eps)[3]
                 torch.addmm(b2, torch.nn.functional.gelu(hidden), w2.t(), out=update[start:start + chunk])
-            out = empty_like(x)
-            source = update.view(index.numel(), -1)
-            for start in range(0, n, chunk):
-                rows = index[start * per_row:(start + chunk) * per_row]
-                torch.add(x[start:start + chunk], _gather_subset(source, rows).view(-1, width),
-                          out=out[start:start + chunk])
+            out = rotate_add_into(empty_like(x), x, update, index, chunk_rows=chunk * per_row)
         del update
         ctx.save_for_backward(x, w1, b1, w2, b2, inverse)
         ctx.normalize, ctx.eps, ctx.chunk = normalize, eps, chunk

@@ -144,26 +144,34 @@ def rotate(x: Tensor, index: Tensor, n_tracks: int) -> Tensor:
 
 
 def rotate_add_(residual: Tensor, update: Tensor, index: Tensor, *, chunk_rows: int) -> Tensor:
-    """In place, no autograd: ``residual += rotate(update)``, gathering ``chunk_rows`` rows at a time.
+    """In place, no autograd: ``residual += rotate(update)`` (:func:`rotate_add_into` ``residual``).
 
     The inference path for long inputs: no full-size rotated copy is ever allocated.
+    """
+    return rotate_add_into(residual, residual, update, index, chunk_rows=chunk_rows)
+
+
+def rotate_add_into(out: Tensor, residual: Tensor, update: Tensor, index: Tensor, *, chunk_rows: int) -> Tensor:
+    """No autograd: ``out = residual + rotate(update)``, gathering ``chunk_rows`` rows at a time.
 
     Args:
-        residual: ``(n, D)`` contiguous activations, overwritten.
+        out: ``(n, D)`` contiguous destination (may be ``residual`` itself).
+        residual: ``(n, D)`` contiguous activations.
         update: ``(n, D)`` same dtype.
         index: the rotation's ``n * n_tracks`` gather index.
         chunk_rows: rows of ``track_size`` channels gathered per step.
 
     Returns:
-        ``residual``.
+        ``out``.
     """
     n_rows = index.numel()
-    target = residual.view(n_rows, -1)
+    target, base = out.view(n_rows, -1), residual.view(n_rows, -1)
     source = update.contiguous().view(n_rows, -1)
+    chunk_rows = max(chunk_rows, 1)  # an empty input has no rows per token
     for start in range(0, n_rows, chunk_rows):
         stop = min(start + chunk_rows, n_rows)
-        target[start:stop] += _gather_subset(source, index[start:stop])
-    return residual
+        torch.add(base[start:stop], _gather_subset(source, index[start:stop]), out=target[start:stop])
+    return out
 
 
 def _gather_subset(rows: Tensor, index: Tensor) -> Tensor:
