@@ -1,0 +1,71 @@
+"""Benchmark: one checkpointed ChordMixer block on long inputs, chunked against plain, CPU.
+
+Reproduces the per-block table in docs/benchmarks.md ("Megabase scale"). One command:
+
+    .venv/bin/python pipelines/bench_block.py            # 2**14, 2**16, 2**18 rows
+
+For each length, one block (D = 336: 21 tracks of 16, hidden 128, LayerNorm prenorm, bf16 autocast)
+runs forward + backward three ways in the same process, interleaved, best of ``--repeats``:
+``checkpoint(block)`` (the plain checkpointed block), the chunked block (genomix/models/chunked.py)
+with the buffer pool, and the chunked block with the pool off. It prints tokens/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from genomix.models import buffers
+from genomix.models.chordmixer import ChordMixerBlock
+from genomix.models.rotation import build_rotation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--exps", default="14,16,18", help="log2 of the row counts")
+    parser.add_argument("--tracks", type=int, default=21)
+    parser.add_argument("--track-size", type=int, default=16)
+    parser.add_argument("--hidden-size", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    width = args.tracks * args.track_size
+    torch.manual_seed(0)
+    block = ChordMixerBlock(width, args.track_size, args.hidden_size, 0.0, 0.0, "LN", "None")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, D = {width}, hidden {args.hidden_size}, "
+          f"bf16, forward + backward of one block, best of {args.repeats}")
+    print(f"{'rows':>9} {'checkpoint tok/s':>17} {'chunked tok/s':>14} {'no pool tok/s':>14} {'ratio':>6}")
+    for exp in (int(e) for e in args.exps.split(",")):
+        rows = 2**exp
+        rotation = build_rotation(torch.tensor([rows]), args.tracks)
+        x = torch.randn(rows, width).bfloat16()
+        grad = torch.randn_like(x)
+
+        def plain(inp):
+            return checkpoint(block, inp, rotation.index, rotation.inverse, args.tracks, use_reentrant=False)
+
+        def chunked(inp):
+            return block.forward_chunked(inp, rotation.index, rotation.inverse)
+
+        runs = {"plain": (plain, True), "chunked": (chunked, True), "no pool": (chunked, False)}
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(args.repeats + 1):  # the first round warms up
+            for name, (forward, pool) in runs.items():
+                buffers.ENABLED = pool
+                inp = x.clone().requires_grad_(True)
+                start = time.perf_counter()
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    out = forward(inp)
+                out.backward(grad)
+                best[name] = min(best[name], time.perf_counter() - start)
+                del out, inp
+        buffers.ENABLED = True
+        speed = {name: rows / seconds for name, seconds in best.items()}
+        print(f"{rows:>9,} {speed['plain']:>17,.0f} {speed['chunked']:>14,.0f} {speed['no pool']:>14,.0f} "
+              f"{speed['chunked'] / speed['plain']:>6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
