@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from genomix.models import buffers
+from genomix.models import buffers, fused
 from genomix.models.chunked import chunked_block
 from genomix.models.embedding import embed_low_precision
 from genomix.models.parallel import run_groups
@@ -216,6 +216,9 @@ class ChordMixerBlock(nn.Module):
         self.norm = make_norm(norm, embedding_size, track_size)
 
     def forward(self, x: Tensor, index: Tensor, inverse: Tensor | None, n_tracks: int) -> Tensor:
+        if self.fusible(x) and fused.supported(x, index):
+            return self.norm(fused.fused_block(x, *self._mlp_weights(), index, inverse,
+                                               normalize=self._normalizes(), eps=self._eps()))
         residual, x = _Fork.apply(x) if x.requires_grad else (x, x)
         update = self.dropout(self.mixed(x))
         return self.norm(rotate_add(residual, update, index, inverse, n_tracks))
@@ -228,14 +231,30 @@ class ChordMixerBlock(nn.Module):
             return self.mix.forward_scaled(normalized, norm.weight, norm.bias)
         return self.mix(norm(x))
 
-    def chunkable(self, x: Tensor) -> bool:
-        """Whether :meth:`forward_chunked` computes this block for ``x``: on the CPU, with a LayerNorm
-        or no prenorm, exact GELU and no active dropout (its recompute must draw nothing)."""
+    def fusible(self, x: Tensor) -> bool:
+        """Whether the block is one of the forms the fused paths compute (:func:`fused_block`,
+        :meth:`forward_chunked`): CPU rows, a LayerNorm (with affine) or no prenorm, exact GELU and no
+        active dropout (the chunked recompute must draw nothing)."""
         dropping = self.training and (self.mix.drop.p > 0 or self.dropout.p > 0)
         norm = self.prenorm
         return (x.device.type == "cpu" and x.dim() == 2 and not dropping
                 and self.mix.act.approximate == "none"
                 and (isinstance(norm, nn.Identity) or (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine)))
+
+    chunkable = fusible
+
+    def _normalizes(self) -> bool:
+        return isinstance(self.prenorm, nn.LayerNorm)
+
+    def _eps(self) -> float:
+        return self.prenorm.eps if self._normalizes() else 0.0
+
+    def _mlp_weights(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``fc1``'s weight and bias (with a LayerNorm prenorm's affine folded in, as in :meth:`mixed`),
+        ``fc2``'s weight and bias."""
+        norm, mix = self.prenorm, self.mix
+        w1, b1 = mix.folded_fc1(norm.weight, norm.bias) if self._normalizes() else (mix.fc1.weight, mix.fc1.bias)
+        return w1, b1, mix.fc2.weight, mix.fc2.bias
 
     def forward_chunked(self, x: Tensor, index: Tensor, inverse: Tensor | None) -> Tensor:
         """:meth:`forward` with the block's own activation checkpointing, chunk by chunk.
@@ -244,12 +263,7 @@ class ChordMixerBlock(nn.Module):
         (:mod:`genomix.models.chunked`): what ``checkpoint(block, ...)`` stores, with a fraction of the
         memory traffic on long inputs. Needs :meth:`chunkable`.
         """
-        norm, mix = self.prenorm, self.mix
-        normalize = isinstance(norm, nn.LayerNorm)
-        # the LayerNorm's affine folded into fc1, as in mixed()
-        weight, bias = mix.folded_fc1(norm.weight, norm.bias) if normalize else (mix.fc1.weight, mix.fc1.bias)
-        out = chunked_block(x, weight, bias, mix.fc2.weight, mix.fc2.bias, index, inverse,
-                            normalize=normalize, eps=norm.eps if normalize else 0.0)
+        out = chunked_block(x, *self._mlp_weights(), index, inverse, normalize=self._normalizes(), eps=self._eps())
         return self.norm(out)
 
     @torch.no_grad()
@@ -260,9 +274,13 @@ class ChordMixerBlock(nn.Module):
         full-size buffer (the update) is allocated. Needs ``eval()`` (BN uses running statistics).
         """
         update = buffers.empty_like(x)  # reused between blocks, not faulted in afresh
-        for start in range(0, x.shape[0], chunk):
-            update[start:start + chunk] = self.dropout(self.mixed(x[start:start + chunk]))
-        rotate_add_(x, update, index, chunk_rows=chunk * (index.numel() // max(x.shape[0], 1)))
+        if self.fusible(x) and fused.supported(x, index):  # the values of the fused training path
+            fused.fused_block_(x, *self._mlp_weights(), index, normalize=self._normalizes(), eps=self._eps(),
+                               chunk=chunk, update=update)
+        else:
+            for start in range(0, x.shape[0], chunk):
+                update[start:start + chunk] = self.dropout(self.mixed(x[start:start + chunk]))
+            rotate_add_(x, update, index, chunk_rows=chunk * (index.numel() // max(x.shape[0], 1)))
         del update
         if not isinstance(self.norm, nn.Identity):
             for start in range(0, x.shape[0], chunk):

@@ -1,0 +1,137 @@
+"""The fused bf16 block: as close to exact arithmetic as the unfused bf16 block, and used only where valid."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genomix import ChordMixer, native
+from genomix.models import fused
+from genomix.models.chordmixer import ChordMixerBlock
+from genomix.models.rotation import build_rotation
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="no C compiler: the native kernels could not be built")
+
+N_TRACKS, TRACK, HIDDEN = 6, 16, 40
+SUPPORTED = fused.supported
+
+
+def _use_fused(monkeypatch, use: bool) -> None:
+    monkeypatch.setattr(fused, "supported", SUPPORTED if use else (lambda *args: False))
+WIDTH = N_TRACKS * TRACK
+
+
+def _block(prenorm: str, norm: str = "None") -> ChordMixerBlock:
+    torch.manual_seed(0)
+    block = ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.0, 0.0, prenorm, norm)
+    if prenorm == "LN":  # a non-trivial affine, so that folding it into fc1 is exercised
+        with torch.no_grad():
+            block.prenorm.weight.uniform_(0.5, 1.5)
+            block.prenorm.bias.uniform_(-0.5, 0.5)
+    return block
+
+
+def _run(block: ChordMixerBlock, x: torch.Tensor, grad: torch.Tensor, rotation, *, use_fused: bool, monkeypatch):
+    """Output, input gradient and parameter gradients (float64) of one forward and backward."""
+    _use_fused(monkeypatch, use_fused)
+    block.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    out = block(x, rotation.index, rotation.inverse, N_TRACKS)
+    out.backward(grad.to(out.dtype))
+    return [out.double(), x.grad.double(), *(p.grad.double() for p in block.parameters())]
+
+
+def _errors(result, reference):
+    return [((a - b).norm() / b.norm()).item() for a, b in zip(result, reference)]
+
+
+@pytest.mark.parametrize("norms", [("LN", "None"), ("None", "None"), ("LN", "LN")])
+def test_fused_block_is_as_accurate_as_the_unfused_bf16_block(norms, monkeypatch):
+    block = _block(*norms)
+    lengths = torch.tensor([700, 1, 2000, 33])
+    rotation = build_rotation(lengths, N_TRACKS)
+    x = torch.randn(int(lengths.sum()), WIDTH)
+    grad = torch.randn_like(x)
+    exact = _run(block.double(), x.double(), grad.double(), rotation, use_fused=False, monkeypatch=monkeypatch)
+    block.float()
+    calls = []
+    real = fused.fused_block
+    monkeypatch.setattr(fused, "fused_block", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = _run(block, x.bfloat16(), grad, rotation, use_fused=True, monkeypatch=monkeypatch)
+        assert calls, "the fused path did not run"
+        slow = _run(block, x.bfloat16(), grad, rotation, use_fused=False, monkeypatch=monkeypatch)
+    fast_errors, slow_errors = _errors(fast, exact), _errors(slow, exact)
+    for name, fast_error, slow_error in zip(["output", "input grad", *dict(block.named_parameters())],
+                                            fast_errors, slow_errors):
+        assert fast_error <= 1.25 * slow_error + 1e-4, (name, fast_error, slow_error)
+
+
+def test_training_step_matches_the_unfused_path(monkeypatch):
+    """A whole model under bf16 autocast (variable lengths, parallel groups): same loss and gradients."""
+    torch.manual_seed(1)
+    model = ChordMixer(input_size=5, output_size=3, max_seq_len=4096, track_size=16, hidden_size=32,
+                       prenorm="LN", var_len=True)
+    lengths = torch.tensor([4000, 3000, 100])
+    tokens = torch.randint(1, 5, (int(lengths.sum()),))
+    labels = torch.tensor([0, 2, 1])
+    results = []
+    for use_fused in (True, False):
+        _use_fused(monkeypatch, use_fused)
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = torch.nn.functional.cross_entropy(model(tokens, lengths).float(), labels)
+        loss.backward()
+        results.append((loss.item(), [p.grad.clone() for p in model.parameters()]))
+    (fast_loss, fast_grads), (slow_loss, slow_grads) = results
+    assert fast_loss == pytest.approx(slow_loss, rel=2e-2)
+    for fast_grad, slow_grad in zip(fast_grads, slow_grads):
+        assert ((fast_grad - slow_grad).norm() / slow_grad.norm().clamp_min(1e-12)).item() < 0.1
+
+
+def test_dispatch_only_where_the_kernels_apply():
+    block = _block("LN")
+    rows = torch.randn(10, WIDTH)
+    index = build_rotation(torch.tensor([10]), N_TRACKS).index
+    assert block.fusible(rows) and fused.supported(rows.bfloat16(), index)
+    assert not fused.supported(rows, index)  # float32 keeps the exact unfused path
+    assert not fused.supported(rows.half(), index)
+    assert not fused.supported(rows.bfloat16(), index.long())
+    dropping = ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.1, 0.0, "LN", "None").train()
+    assert not dropping.fusible(rows)
+    assert dropping.eval().fusible(rows)
+    assert not ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.0, 0.0, "BN", "None").fusible(rows)
+
+
+def test_inference_without_inverse_and_training_without_it_fails():
+    block = _block("LN")
+    rotation = build_rotation(torch.tensor([50]), N_TRACKS, with_inverse=False)
+    x = torch.randn(50, WIDTH).bfloat16()
+    with torch.no_grad():
+        assert block(x, rotation.index, None, N_TRACKS).shape == x.shape
+    with pytest.raises(RuntimeError, match="inverse"):
+        block(x.requires_grad_(True), rotation.index, None, N_TRACKS).sum().backward()
+
+
+@pytest.mark.parametrize("chunk", [7, 1000, 5000])
+def test_in_place_inference_gives_the_training_path_values(chunk):
+    """Long inputs are annotated in place, in chunks: the very values of the fused block (annotate's batch
+    invariance rests on it)."""
+    block = _block("LN").eval()
+    lengths = torch.tensor([1500, 3, 999])
+    rotation = build_rotation(lengths, N_TRACKS)
+    x = torch.randn(int(lengths.sum()), WIDTH).bfloat16()
+    weights = block._mlp_weights()
+    with torch.no_grad():
+        expected = fused.fused_block(x, *weights, rotation.index, None, normalize=True, eps=1e-5)
+        rows = x.clone()
+        fused.fused_block_(rows, *weights, rotation.index, normalize=True, eps=1e-5, chunk=chunk,
+                           update=torch.empty_like(rows))
+    assert torch.equal(rows, expected)
+
+
+def test_rotate_add_refuses_to_write_over_its_update():
+    x = torch.randn(4, WIDTH).bfloat16()
+    index = build_rotation(torch.tensor([4]), N_TRACKS).index
+    with pytest.raises(ValueError, match="not update"):
+        native.rotate_add(x, x, index, torch.zeros(WIDTH), out=x)

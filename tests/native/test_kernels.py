@@ -1,0 +1,157 @@
+"""The fused bf16 kernels against ATen in float32, in their vectorised and portable builds."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from genomix import native
+from genomix.models.rotation import build_rotation
+from genomix.native import build
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="no C compiler: the native kernels could not be built")
+
+BF16 = torch.bfloat16
+ULP = 2.0**-8  # bf16 keeps 8 significant bits: one rounding errs by at most this, relative
+
+
+@pytest.fixture(params=["vectorised", "portable"])
+def library(request, tmp_path, monkeypatch):
+    """The library genomix loads, and one built without -march=native (its plain C loops)."""
+    if request.param == "portable":
+        target = tmp_path / "portable.so"
+        build.compile_library(build.compiler(), target, build.FALLBACK_FLAGS)
+        monkeypatch.setitem(native._STATE, "library", build.open_library(target))
+    return request.param
+
+
+def _close(actual: torch.Tensor, expected: torch.Tensor, ulps: float = 1.0) -> None:
+    """Within ``ulps`` bf16 roundings of the float32 result (relative to the row scale)."""
+    scale = expected.abs().amax(dim=-1, keepdim=True).clamp_min(1e-6)
+    assert ((actual.float() - expected).abs() / scale).max().item() <= ulps * ULP
+
+
+@pytest.mark.parametrize("rows,width", [(1, 16), (37, 240), (9000, 40), (300, 23)])
+def test_layer_norm_matches_aten(library, rows, width):
+    x = (torch.randn(rows, width) * 3 + 1).to(BF16)
+    out, mean, rstd = native.layer_norm(x, 1e-5)
+    expected, expected_mean, expected_rstd = torch.native_layer_norm(x.float(), (width,), None, None, 1e-5)
+    _close(out, expected)
+    torch.testing.assert_close(mean, expected_mean.view(-1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(rstd, expected_rstd.view(-1), atol=1e-5, rtol=1e-4)
+
+
+def _rotation(lengths: list[int], tracks: int):
+    return build_rotation(torch.tensor(lengths), tracks)
+
+
+@pytest.mark.parametrize("tracks,track_size", [(15, 16), (5, 3), (4, 8), (3, 40)])
+def test_rotate_add_matches_gather_and_add(library, tracks, track_size):
+    lengths = [700, 1, 90, 4500]
+    rotation = _rotation(lengths, tracks)
+    n, width = sum(lengths), tracks * track_size
+    x, update, bias = torch.randn(n, width).to(BF16), torch.randn(n, width).to(BF16), torch.randn(width)
+    out = native.rotate_add(x, update, rotation.index, bias)
+    rotated = update.view(-1, track_size)[rotation.index.long()].view(n, width)
+    expected = x.float() + rotated.float() + bias
+    assert ((out.float() - expected).abs() <= expected.abs() * ULP).all()  # one rounding
+
+
+@pytest.mark.parametrize("tracks,track_size", [(15, 16), (5, 3)])
+def test_gather_colsum_is_the_inverse_rotation_and_the_column_sums(library, tracks, track_size):
+    lengths = [5000, 17, 3000]
+    rotation = _rotation(lengths, tracks)
+    n, width = sum(lengths), tracks * track_size
+    x, grad = torch.randn(n, width).to(BF16), torch.randn(n, width).to(BF16)
+    gathered, sums = native.gather_colsum(grad, rotation.inverse)
+    assert torch.equal(gathered, grad.view(-1, track_size)[rotation.inverse.long()].view(n, width))
+    torch.testing.assert_close(sums, grad.double().sum(0).float(), atol=1e-3, rtol=1e-5)
+    # rotating forward then back is the identity
+    forward = native.rotate_add(torch.zeros_like(x), x, rotation.index, torch.zeros(width))
+    assert torch.equal(native.gather_colsum(forward, rotation.inverse)[0], x)
+
+
+@pytest.mark.parametrize("rows,width", [(10, 128), (9000, 96), (33, 20)])
+def test_gelu_backward_matches_aten(library, rows, width):
+    pre = (torch.randn(rows, width) * 3).to(BF16)
+    pre[0, :4] = torch.tensor([0.0, -9.0, 9.0, -0.5])
+    grad = torch.randn(rows, width).to(BF16)
+    out, sums = native.gelu_backward_colsum(grad, pre)
+    expected = torch.ops.aten.gelu_backward(grad.float(), pre.float())
+    assert ((out.float() - expected).abs() <= expected.abs() * ULP + 1e-6).all()
+    torch.testing.assert_close(sums, expected.double().sum(0).float(), atol=1e-3, rtol=1e-4)
+
+
+@pytest.mark.parametrize("rows,width", [(3, 240), (9000, 40), (50, 7)])
+def test_layer_norm_backward_add_matches_autograd(library, rows, width):
+    x = (torch.randn(rows, width) * 2 - 1).to(BF16)
+    grad, residual = torch.randn(rows, width).to(BF16), torch.randn(rows, width).to(BF16)
+    _, mean, rstd = native.layer_norm(x, 1e-5)
+    out = native.layer_norm_backward_add(grad, x, mean, rstd, residual)
+    x32 = x.float().requires_grad_(True)
+    torch.nn.functional.layer_norm(x32, (width,), eps=1e-5).backward(grad.float())
+    _close(out, x32.grad + residual.float(), ulps=2)
+
+
+def test_rows_split_across_threads_give_the_same_result():
+    """Large inputs run in one part per intra-op thread; row results must not depend on the split."""
+    threads = torch.get_num_threads()
+    n = 3 * native.MIN_SPLIT_ROWS + 5
+    rotation = _rotation([n - 100, 100], 6)
+    x, grad = torch.randn(n, 48).to(BF16), torch.randn(n, 48).to(BF16)
+    results = []
+    try:
+        for count in (1, 3):
+            torch.set_num_threads(count)
+            normed, mean, rstd = native.layer_norm(x, 1e-5)
+            results.append([normed, mean, rstd, native.rotate_add(x, grad, rotation.index, torch.ones(48)),
+                            *native.gather_colsum(grad, rotation.inverse), *native.gelu_backward_colsum(grad, x),
+                            native.layer_norm_backward_add(grad, x, mean, rstd, x)])
+    finally:
+        torch.set_num_threads(threads)
+    for one, split in zip(*results):
+        torch.testing.assert_close(split, one, atol=1e-3, rtol=1e-5)  # column sums: another summation order
+
+
+def test_kernels_reject_non_contiguous_input():
+    x = torch.randn(8, 32).to(BF16)
+    with pytest.raises(ValueError, match="contiguous"):
+        native.layer_norm(x.t(), 1e-5)
+
+
+def test_library_is_built_once_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENOMIX_CACHE_DIR", str(tmp_path))
+    assert build.load() is not None
+    built = list(tmp_path.glob("kernels-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    assert build.load() is not None
+    assert built[0].stat().st_mtime_ns == stamp
+    assert [path.name for path in tmp_path.iterdir()] == [built[0].name]  # no temporary left behind
+
+
+def test_missing_compiler_falls_back_with_one_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("GENOMIX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    with caplog.at_level(logging.WARNING, logger=build.LOG.name):
+        assert build.load() is None
+    assert "no C compiler" in caplog.text
+
+
+def test_failing_compiler_falls_back(tmp_path, monkeypatch, caplog):
+    fake = tmp_path / "cc"
+    fake.write_text("#!/bin/sh\necho 'fake: error: nothing compiles here' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("GENOMIX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", str(fake))
+    with caplog.at_level(logging.WARNING, logger=build.LOG.name):
+        assert build.load() is None
+    assert "nothing compiles here" in caplog.text
+    assert not list((tmp_path / "cache").glob("*"))  # nothing half-written left behind
+
+
+def test_opt_out(monkeypatch):
+    monkeypatch.setenv("GENOMIX_NATIVE", "0")
+    assert build.load() is None
