@@ -5,9 +5,11 @@ Reproduces the per-block table in docs/benchmarks.md ("Megabase scale"). One com
     .venv/bin/python pipelines/bench_block.py            # 2**14, 2**16, 2**18 rows
 
 For each length, one block (D = 336: 21 tracks of 16, hidden 128, LayerNorm prenorm, bf16 autocast)
-runs forward + backward three ways in the same process, interleaved, best of ``--repeats``:
-``checkpoint(block)`` (the plain checkpointed block), the chunked block (genomix/models/chunked.py)
-with the buffer pool, and the chunked block with the pool off. It prints tokens/s and the ratio.
+runs forward + backward four ways in the same process, interleaved, best of ``--repeats``:
+``checkpoint(block)`` (the plain checkpointed block) with ATen ops and with the fused kernels
+(genomix/native), and the chunked block (genomix/models/chunked.py) with ATen ops and with the kernels.
+It prints tokens/s and two ratios: chunked with kernels against the plain checkpointed block, and the
+kernels against ATen in the chunked block.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from genomix.models import buffers
+from genomix.models import fused
 from genomix.models.chordmixer import ChordMixerBlock
 from genomix.models.rotation import build_rotation
 
@@ -36,7 +38,8 @@ def main() -> None:
     block = ChordMixerBlock(width, args.track_size, args.hidden_size, 0.0, 0.0, "LN", "None")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, D = {width}, hidden {args.hidden_size}, "
           f"bf16, forward + backward of one block, best of {args.repeats}")
-    print(f"{'rows':>9} {'checkpoint tok/s':>17} {'chunked tok/s':>14} {'no pool tok/s':>14} {'ratio':>6}")
+    print(f"{'rows':>9} {'checkpoint':>11} {'+kernels':>9} {'chunked':>9} {'+kernels':>9} {'ratio':>6} "
+          f"{'kernels':>8}   (tokens/s; ratios: chunked+kernels / checkpoint, chunked+kernels / chunked)")
     for exp in (int(e) for e in args.exps.split(",")):
         rows = 2**exp
         rotation = build_rotation(torch.tensor([rows]), args.tracks)
@@ -49,11 +52,12 @@ def main() -> None:
         def chunked(inp):
             return block.forward_chunked(inp, rotation.index, rotation.inverse)
 
-        runs = {"plain": (plain, True), "chunked": (chunked, True), "no pool": (chunked, False)}
+        runs = {"plain": (plain, False), "plain+k": (plain, True), "chunked": (chunked, False),
+                "chunked+k": (chunked, True)}
         best = dict.fromkeys(runs, float("inf"))
         for _ in range(args.repeats + 1):  # the first round warms up
-            for name, (forward, pool) in runs.items():
-                buffers.ENABLED = pool
+            for name, (forward, kernels) in runs.items():
+                fused.ENABLED = kernels
                 inp = x.clone().requires_grad_(True)
                 start = time.perf_counter()
                 with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -61,10 +65,11 @@ def main() -> None:
                 out.backward(grad)
                 best[name] = min(best[name], time.perf_counter() - start)
                 del out, inp
-        buffers.ENABLED = True
+        fused.ENABLED = True
         speed = {name: rows / seconds for name, seconds in best.items()}
-        print(f"{rows:>9,} {speed['plain']:>17,.0f} {speed['chunked']:>14,.0f} {speed['no pool']:>14,.0f} "
-              f"{speed['chunked'] / speed['plain']:>6.2f}", flush=True)
+        print(f"{rows:>9,} {speed['plain']:>11,.0f} {speed['plain+k']:>9,.0f} {speed['chunked']:>9,.0f} "
+              f"{speed['chunked+k']:>9,.0f} {speed['chunked+k'] / speed['plain']:>6.2f} "
+              f"{speed['chunked+k'] / speed['chunked']:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":

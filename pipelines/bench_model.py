@@ -118,7 +118,8 @@ def run_child(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=8,
+                        help="timed steps per measurement, after one warm-up step (the first steps run slower)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--workloads", default="ab")
     parser.add_argument("--precisions", default="fp32,bf16")

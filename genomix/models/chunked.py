@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genomix.models import fused
 from genomix.models.buffers import empty_like
 from genomix.models.rotation import _gather_subset, rotate_add_into
 
@@ -36,15 +37,13 @@ def chunked_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, ind
     Args:
         x: ``(n, D)`` activations; the computation runs in ``x``'s dtype.
         w1, b1, w2, b2: ``fc1`` and ``fc2`` weights and biases (cast to ``x``'s dtype here; their
-            gradients are accumulated in float32 over chunks).
+            gradients are accumulated in float32 over chunks and returned in their own dtype).
         index, inverse: the rotation's gather index and its inverse (``n * n_tracks`` entries each).
         normalize: apply a LayerNorm without affine before ``fc1``.
         eps: the LayerNorm's epsilon.
         chunk: rows per chunk (default :data:`CHUNK_ROWS`).
     """
-    dtype = x.dtype
-    return _ChunkedBlock.apply(x, w1.to(dtype), b1.to(dtype), w2.to(dtype), b2.to(dtype), index, inverse,
-                               normalize, eps, chunk or CHUNK_ROWS)
+    return _ChunkedBlock.apply(x, w1, b1, w2, b2, index, inverse, normalize, eps, chunk or CHUNK_ROWS)
 
 
 def _hidden(xc: Tensor, w1: Tensor, b1: Tensor, normalize: bool, eps: float):
@@ -57,18 +56,30 @@ def _hidden(xc: Tensor, w1: Tensor, b1: Tensor, normalize: bool, eps: float):
 
 
 class _ChunkedBlock(torch.autograd.Function):
+    """With bf16 rows and the native kernels (:func:`fused.supported`) each chunk runs the fused block's
+    kernels (:mod:`genomix.models.fused`), so the values are those of the unchunked fused block;
+    otherwise ATen ops."""
+
     @staticmethod
     def forward(ctx, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
                 inverse: Tensor | None, normalize: bool, eps: float, chunk: int) -> Tensor:
         x = x.contiguous()
         n = x.shape[0]
         per_row = index.numel() // max(n, 1)
+        ctx.dtypes = (w1.dtype, b1.dtype, w2.dtype, b2.dtype)
+        ctx.native = fused.supported(x, index)
+        w1, b1, w2, b2_float = fused.low_precision(x, w1.detach(), b1.detach(), w2.detach(), b2)
+        b2 = b2.detach().to(x.dtype)
         with torch.autocast(x.device.type, enabled=False):
             update = empty_like(x)
-            for start in range(0, n, chunk):
-                hidden = _hidden(x[start:start + chunk], w1, b1, normalize, eps)[3]
-                torch.addmm(b2, torch.nn.functional.gelu(hidden), w2.t(), out=update[start:start + chunk])
-            out = rotate_add_into(empty_like(x), x, update, index, chunk_rows=chunk * per_row)
+            if ctx.native:
+                out = fused.forward_in_chunks(x, w1, b1, w2, b2_float, index, normalize=normalize, eps=eps,
+                                              chunk=chunk, update=update, out=empty_like(x))
+            else:
+                for start in range(0, n, chunk):
+                    hidden = _hidden(x[start:start + chunk], w1, b1, normalize, eps)[3]
+                    torch.addmm(b2, torch.nn.functional.gelu(hidden), w2.t(), out=update[start:start + chunk])
+                out = rotate_add_into(empty_like(x), x, update, index, chunk_rows=chunk * per_row)
         del update
         ctx.save_for_backward(x, w1, b1, w2, b2, inverse)
         ctx.normalize, ctx.eps, ctx.chunk = normalize, eps, chunk
@@ -91,9 +102,16 @@ class _ChunkedBlock(torch.autograd.Function):
         with torch.autocast(x.device.type, enabled=False):
             for start in range(0, n, chunk):
                 xc = x[start:start + chunk]
+                rows = inverse[start * per_row:(start + chunk) * per_row]
+                if ctx.native:
+                    layers = fused.hidden_layers(xc, w1, b1, normalize, eps)
+                    grads = fused.backward_rows(grad_out, start, rows, per_row, xc, layers, w1, w2,
+                                                grad_x[start:start + chunk])
+                    for total, part in zip((grad_w1, grad_b1, grad_w2, grad_b2), grads):
+                        total += part
+                    continue
                 # the update's gradient is the output gradient rotated back (a gather by the inverse)
-                grad_update = _gather_subset(grad_rows, inverse[start * per_row:(start + chunk) * per_row])
-                grad_update = grad_update.view(-1, width)
+                grad_update = _gather_subset(grad_rows, rows).view(-1, width)
                 normed, mean, rstd, hidden = _hidden(xc, w1, b1, normalize, eps)
                 activated = torch.nn.functional.gelu(hidden)
                 grad_w2 += torch.mm(grad_update.t(), activated)
@@ -106,7 +124,7 @@ class _ChunkedBlock(torch.autograd.Function):
                     grad_in = torch.ops.aten.native_layer_norm_backward(
                         grad_in, xc, (width,), mean, rstd, None, None, [True, False, False])[0]
                 torch.add(grad_out[start:start + chunk], grad_in, out=grad_x[start:start + chunk])
-        return (grad_x, grad_w1.to(w1.dtype), grad_b1.to(b1.dtype), grad_w2.to(w2.dtype), grad_b2.to(b2.dtype),
+        return (grad_x, *(grad.to(dtype) for grad, dtype in zip((grad_w1, grad_b1, grad_w2, grad_b2), ctx.dtypes)),
                 None, None, None, None, None)
 
 

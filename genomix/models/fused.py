@@ -40,22 +40,68 @@ def fused_block_(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, inde
                  eps: float, chunk: int, update: Tensor) -> Tensor:
     """Inference, in place: ``x`` becomes :func:`fused_block`'s output (the same values), with the MLP run
     ``chunk`` rows at a time into ``update`` (a full-size bf16 buffer the caller provides)."""
-    with torch.no_grad(), torch.autocast("cpu", enabled=False):
-        w1_low, b1_low, w2_low = w1.to(x.dtype), b1.to(x.dtype), w2.to(x.dtype)
+    with torch.no_grad():
+        return forward_in_chunks(x, *low_precision(x, w1, b1, w2, b2), index, normalize=normalize, eps=eps,
+                                 chunk=chunk, update=update, out=x)
+
+
+def low_precision(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> tuple[Tensor, ...]:
+    """The weights as the kernels take them: matmul operands in ``x``'s dtype, ``fc2``'s bias in float32
+    (it is added in the rotation's float32 pass)."""
+    return w1.to(x.dtype), b1.to(x.dtype), w2.to(x.dtype), b2.detach().float().contiguous()
+
+
+def forward_in_chunks(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor, *, normalize: bool,
+                      eps: float, chunk: int, update: Tensor, out: Tensor) -> Tensor:
+    """No autograd: ``out = x + rotate(mlp(x)) + b2`` with the MLP ``chunk`` rows at a time into ``update``
+    (weights from :func:`low_precision`; ``out`` may be ``x``). Per row, the values of :func:`fused_block`."""
+    with torch.autocast("cpu", enabled=False):
         for start in range(0, x.shape[0], chunk):
-            update[start:start + chunk] = _mlp(x[start:start + chunk], w1_low, b1_low, w2_low, normalize, eps)[-1]
-        return native.rotate_add(x, update, index, b2.float().contiguous(), out=x)
+            activated = hidden_layers(x[start:start + chunk], w1, b1, normalize, eps)[-1]
+            torch.mm(activated, w2.t(), out=update[start:start + chunk])
+        return native.rotate_add(x, update, index, b2, out=out)
 
 
-def _mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, normalize: bool, eps: float):
-    """``(normalized, mean, rstd, fc1 output, GELU output, fc2 output without its bias)`` for bf16 rows."""
+def hidden_layers(x: Tensor, w1: Tensor, b1: Tensor, normalize: bool, eps: float):
+    """``(normalized, mean, rstd, fc1 output, GELU output)`` for bf16 rows (mean and rstd None without
+    normalization)."""
     mean = rstd = None
     normed = x
     if normalize:
         normed, mean, rstd = native.layer_norm(x, eps)
     hidden = torch.addmm(b1, normed, w1.t())
-    activated = torch.nn.functional.gelu(hidden)
-    return normed, mean, rstd, hidden, activated, torch.mm(activated, w2.t())
+    return normed, mean, rstd, hidden, torch.nn.functional.gelu(hidden)
+
+
+def backward_rows(grad_out: Tensor, start: int, inverse: Tensor, tracks: int, x: Tensor, layers: tuple, w1: Tensor,
+                  w2: Tensor, grad_x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The backward pass of the block's rows ``start, start + len(x)``: writes their input gradient into
+    ``grad_x``.
+
+    Args:
+        grad_out: the block's whole output gradient (bf16; the rotation reads anywhere in it).
+        start: the first row.
+        inverse: the rotation's inverse for these rows (``tracks`` entries per row).
+        x, layers: these rows' input and their :func:`hidden_layers`.
+        w1, w2: the bf16 weights.
+        grad_x: these rows of the input gradient (written).
+
+    Returns:
+        ``(grad_w1, grad_b1, grad_w2, grad_b2)`` of these rows: weight gradients in bf16 (one matmul),
+        bias gradients in float32.
+    """
+    normed, mean, rstd, hidden, activated = layers
+    own_grad = grad_out[start:start + x.shape[0]]
+    grad_update, grad_b2 = native.gather_colsum(grad_out, inverse, tracks)
+    grad_w2 = torch.mm(grad_update.t(), activated)
+    grad_hidden, grad_b1 = native.gelu_backward_colsum(torch.mm(grad_update, w2), hidden)
+    grad_w1 = torch.mm(grad_hidden.t(), normed)
+    grad_normed = torch.mm(grad_hidden, w1)
+    if mean is not None:
+        native.layer_norm_backward_add(grad_normed, x, mean, rstd, own_grad, out=grad_x)
+    else:
+        torch.add(own_grad, grad_normed, out=grad_x)
+    return grad_w1, grad_b1, grad_w2, grad_b2
 
 
 class _FusedBlock(torch.autograd.Function):
@@ -63,14 +109,11 @@ class _FusedBlock(torch.autograd.Function):
     def forward(ctx, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
                 inverse: Tensor | None, normalize: bool, eps: float) -> Tensor:
         x = x.contiguous()
-        dtype = x.dtype
+        w1_low, b1_low, w2_low, b2_float = low_precision(x, w1, b1, w2, b2)
         with torch.autocast("cpu", enabled=False):
-            w1_low, w2_low = w1.to(dtype), w2.to(dtype)
-            normed, mean, rstd, hidden, activated, update = _mlp(x, w1_low, b1.to(dtype), w2_low, normalize, eps)
-            out = native.rotate_add(x, update, index, b2.detach().float().contiguous())
-        ctx.save_for_backward(x if normalize else None, normed, mean, rstd, hidden, activated, w1_low, w2_low,
-                              inverse)
-        ctx.normalize = normalize
+            layers = hidden_layers(x, w1_low, b1_low, normalize, eps)
+            out = native.rotate_add(x, torch.mm(layers[-1], w2_low.t()), index, b2_float)
+        ctx.save_for_backward(x, *layers, w1_low, w2_low, inverse)  # normed is x without normalization
         ctx.dtypes = (w1.dtype, b1.dtype, w2.dtype, b2.dtype)
         return out
 
@@ -79,26 +122,24 @@ class _FusedBlock(torch.autograd.Function):
         x, normed, mean, rstd, hidden, activated, w1, w2, inverse = ctx.saved_tensors
         if inverse is None:
             raise RuntimeError("this rotation was built without its inverse (inference only)")
-        grad_out = grad_out.to(activated.dtype).contiguous()
+        grad_out = grad_out.to(x.dtype).contiguous()
+        grad_x = torch.empty_like(grad_out)
+        tracks = inverse.numel() // max(x.shape[0], 1)
         with torch.autocast("cpu", enabled=False):
-            grad_update, grad_b2 = native.gather_colsum(grad_out, inverse)
-            grad_w2 = torch.mm(grad_update.t(), activated)
-            grad_hidden, grad_b1 = native.gelu_backward_colsum(torch.mm(grad_update, w2), hidden)
-            grad_w1 = torch.mm(grad_hidden.t(), normed)
-            grad_normed = torch.mm(grad_hidden, w1)
-            if ctx.normalize:
-                grad_x = native.layer_norm_backward_add(grad_normed, x, mean, rstd, grad_out)
-            else:
-                grad_x = torch.add(grad_out, grad_normed)
-        w1_dtype, b1_dtype, w2_dtype, b2_dtype = ctx.dtypes
-        return (grad_x, grad_w1.to(w1_dtype), grad_b1.to(b1_dtype), grad_w2.to(w2_dtype), grad_b2.to(b2_dtype),
-                None, None, None, None)
+            grads = backward_rows(grad_out, 0, inverse, tracks, x, (normed, mean, rstd, hidden, activated), w1, w2,
+                                  grad_x)
+        return (grad_x, *(grad.to(dtype) for grad, dtype in zip(grads, ctx.dtypes)), None, None, None, None)
+
+
+ENABLED = True
+"""False: blocks use their ATen path even where the kernels apply (benchmarks compare the two)."""
 
 
 def supported(x: Tensor, index: Tensor) -> bool:
     """Whether :func:`fused_block` takes these rows: bf16 on the CPU, an int32 index, kernels loaded."""
-    return (x.device.type == "cpu" and x.dtype == torch.bfloat16 and x.dim() == 2 and index.dtype == torch.int32
+    return (ENABLED and x.device.type == "cpu" and x.dtype == torch.bfloat16 and x.dim() == 2 and index.dtype == torch.int32
             and native.available())
 
 
-__all__ = ["fused_block", "fused_block_", "supported"]
+__all__ = ["fused_block", "fused_block_", "forward_in_chunks", "backward_rows", "hidden_layers", "low_precision",
+           "supported"]

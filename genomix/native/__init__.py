@@ -100,18 +100,20 @@ def rotate_add(x: Tensor, update: Tensor, index: Tensor, bias: Tensor, *, out: T
     return out
 
 
-def gather_colsum(grad: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
-    """``rotate(grad)`` by ``index`` (as :func:`rotate_add` reads it) and the float32 column sums of
-    ``grad``."""
-    _check(grad, index)
-    n, d = grad.shape
-    tracks = index.numel() // max(n, 1)
-    out = torch.empty_like(grad)
+def gather_colsum(source: Tensor, index: Tensor, tracks: int | None = None) -> tuple[Tensor, Tensor]:
+    """Rows gathered from bf16 ``source`` by ``index`` as :func:`rotate_add` reads them (``tracks`` entries
+    per output row; default: ``index`` covers ``source``'s rows), and the float32 column sums of the result.
+    ``index`` may be a slice of a rotation's index: the result is then that slice's rows."""
+    _check(source, index)
+    d = source.shape[1]
+    tracks = tracks or index.numel() // max(source.shape[0], 1)
+    n = index.numel() // max(tracks, 1)
+    out = torch.empty(n, d, dtype=source.dtype)
     sums = torch.zeros(_parts(n), d, dtype=torch.float32)
     run = _library().gx_gather_colsum
 
     def call(part: int, i: int, j: int) -> None:
-        run(_ptr(grad), _ptr(index, i * tracks), j - i, tracks, d // max(tracks, 1), _ptr(out, i), _ptr(sums, part))
+        run(_ptr(source), _ptr(index, i * tracks), j - i, tracks, d // tracks, _ptr(out, i), _ptr(sums, part))
 
     _split(n, call)
     return out, sums.sum(0)
@@ -132,11 +134,14 @@ def gelu_backward_colsum(grad: Tensor, pre_activation: Tensor) -> tuple[Tensor, 
     return out, sums.sum(0)
 
 
-def layer_norm_backward_add(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, residual: Tensor) -> Tensor:
-    """``residual`` plus the gradient of :func:`layer_norm` at ``x`` for ``grad`` (bf16 ``(n, d)``)."""
+def layer_norm_backward_add(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, residual: Tensor, *,
+                            out: Tensor | None = None) -> Tensor:
+    """``residual`` plus the gradient of :func:`layer_norm` at ``x`` for ``grad`` (bf16 ``(n, d)``), into
+    ``out`` if given (contiguous, like ``x``)."""
     _check(grad, x, mean, rstd, residual)
     n, d = x.shape
-    out = torch.empty_like(x)
+    out = torch.empty_like(x) if out is None else out
+    _check(out)
     run = _library().gx_layer_norm_backward_add
     _split(n, lambda _, i, j: run(_ptr(grad, i), _ptr(x, i), _ptr(mean, i), _ptr(rstd, i), _ptr(residual, i),
                                j - i, d, _ptr(out, i)))
