@@ -94,9 +94,12 @@ def backward_rows(grad_out: Tensor, start: int, inverse: Tensor, tracks: int, x:
     own_grad = grad_out[start:start + x.shape[0]]
     grad_update, grad_b2 = native.gather_colsum(grad_out, inverse, tracks)
     grad_w2 = torch.mm(grad_update.t(), activated)
-    grad_hidden, grad_b1 = native.gelu_backward_colsum(torch.mm(grad_update, w2), hidden)
+    grad_hidden = torch.mm(grad_update, w2)
+    del grad_update  # each gradient is freed as soon as it is used: the peak stays that of ATen's backward
+    grad_hidden, grad_b1 = native.gelu_backward_colsum(grad_hidden, hidden)
     grad_w1 = torch.mm(grad_hidden.t(), normed)
     grad_normed = torch.mm(grad_hidden, w1)
+    del grad_hidden
     if mean is not None:
         native.layer_norm_backward_add(grad_normed, x, mean, rstd, own_grad, out=grad_x)
     else:
