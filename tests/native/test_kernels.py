@@ -17,13 +17,19 @@ BF16 = torch.bfloat16
 ULP = 2.0**-8  # bf16 keeps 8 significant bits: one rounding errs by at most this, relative
 
 
+@pytest.fixture(scope="module")
+def portable(tmp_path_factory):
+    """A build without -march=native: its plain C loops instead of the AVX-512 ones."""
+    target = tmp_path_factory.mktemp("portable") / "kernels.so"
+    build.compile_library(build.compiler(), target, build.FALLBACK_FLAGS)
+    return build.open_library(target)
+
+
 @pytest.fixture(params=["vectorised", "portable"])
-def library(request, tmp_path, monkeypatch):
-    """The library genomix loads, and one built without -march=native (its plain C loops)."""
+def library(request, portable, monkeypatch):
+    """Each test runs on the library genomix loads and on the portable build."""
     if request.param == "portable":
-        target = tmp_path / "portable.so"
-        build.compile_library(build.compiler(), target, build.FALLBACK_FLAGS)
-        monkeypatch.setitem(native._STATE, "library", build.open_library(target))
+        monkeypatch.setitem(native._STATE, "library", portable)
     return request.param
 
 
