@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from genomix import native
 from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
 from genomix.models import buffers
-from genomix.precision import autocast
+from genomix.precision import autocast, resolve_precision
 from genomix.training import distributed, metrics, rundir
 from genomix.training.batches import batch_reader
 from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
@@ -409,6 +410,9 @@ def train(
             n_params = sum(p.numel() for p in trainer.model.parameters())
             logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",
                         trainer.model_kwargs, trainer.total_steps, config.epochs)
+            if context.device.type == "cpu" and resolve_precision(config.precision, context.device) == "bf16":
+                logger.info("bf16 on the CPU: %s", "fused kernels (genomix.native)" if native.available()
+                            else "ATen ops only, the fused kernels could not be built (docs/model.md)")
         summary = trainer.run()
         buffers.POOL.clear()
         if config.final_test and context.is_main and "test" in trainer.dataset.split_names:

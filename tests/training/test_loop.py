@@ -134,3 +134,17 @@ def test_training_on_windows(orchid_h5, tmp_path):
     config = load_config(None, [*TINY, "epochs=1", "train_crop=200"])
     summary = train(orchid_h5, out_dir=tmp_path / "run", config=config, device="cpu")
     assert summary["stop_reason"] == "finished"
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_log_says_which_bf16_cpu_path_runs(orchid_h5, tmp_path, caplog, monkeypatch, kernels):
+    import logging
+
+    from genomix import native
+
+    monkeypatch.setattr(native, "available", lambda: kernels)
+    with caplog.at_level(logging.INFO, logger="genomix.training.loop"):
+        train(orchid_h5, out_dir=tmp_path / "run", config=load_config(None, [*TINY, "epochs=1", "precision=bf16"]),
+              device="cpu")
+    expected = "fused kernels (genomix.native)" if kernels else "ATen ops only, the fused kernels could not be built"
+    assert f"bf16 on the CPU: {expected}" in caplog.text
