@@ -68,7 +68,7 @@ class _ChunkedBlock(torch.autograd.Function):
         per_row = index.numel() // max(n, 1)
         ctx.dtypes = (w1.dtype, b1.dtype, w2.dtype, b2.dtype)
         ctx.native = fused.supported(x, index)
-        w1, b1, w2, b2_float = fused.low_precision(x, w1.detach(), b1.detach(), w2.detach(), b2)
+        w1, b1, w2, b2_float = fused.kernel_weights(x, w1.detach(), b1.detach(), w2.detach(), b2)
         b2 = b2.detach().to(x.dtype)
         with torch.autocast(x.device.type, enabled=False):
             update = empty_like(x)

@@ -26,7 +26,7 @@ def fused_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index
     """``x + rotate(mlp(layer_norm(x) if normalize else x))`` for bf16 ``(n, D)`` rows.
 
     Args:
-        x: ``(n, D)`` bf16 activations on the CPU.
+        x: ``(n, D)`` bf16 or float32 activations on the CPU.
         w1, b1, w2, b2: ``fc1`` and ``fc2`` weights and biases (any float dtype; the matmuls run in bf16,
             gradients come back in each parameter's dtype).
         index, inverse: the rotation's int32 gather index and its inverse (``n * n_tracks`` entries);
@@ -42,20 +42,20 @@ def fused_block_(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, inde
     """Inference, in place: ``x`` becomes :func:`fused_block`'s output (the same values), with the MLP run
     ``chunk`` rows at a time into ``update`` (a full-size bf16 buffer the caller provides)."""
     with torch.no_grad():
-        return forward_in_chunks(x, *low_precision(x, w1, b1, w2, b2), index, normalize=normalize, eps=eps,
+        return forward_in_chunks(x, *kernel_weights(x, w1, b1, w2, b2), index, normalize=normalize, eps=eps,
                                  chunk=chunk, update=update, out=x)
 
 
-def low_precision(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> tuple[Tensor, ...]:
-    """The weights as the kernels take them: matmul operands in ``x``'s dtype, ``fc2``'s bias in float32
-    (it is added in the rotation's float32 pass)."""
+def kernel_weights(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> tuple[Tensor, ...]:
+    """The weights as the kernels take them: matmul operands in ``x``'s dtype (bf16 under autocast),
+    ``fc2``'s bias in float32 (it is added in the rotation's float32 pass)."""
     return w1.to(x.dtype), b1.to(x.dtype), w2.to(x.dtype), b2.detach().float().contiguous()
 
 
 def forward_in_chunks(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor, *, normalize: bool,
                       eps: float, chunk: int, update: Tensor, out: Tensor) -> Tensor:
     """No autograd: ``out = x + rotate(mlp(x)) + b2`` with the MLP ``chunk`` rows at a time into ``update``
-    (weights from :func:`low_precision`; ``out`` may be ``x``). Per row, the values of :func:`fused_block`."""
+    (weights from :func:`kernel_weights`; ``out`` may be ``x``). Per row, the values of :func:`fused_block`."""
     with torch.autocast("cpu", enabled=False):
         for start in range(0, x.shape[0], chunk):
             activated = hidden_layers(x[start:start + chunk], w1, b1, normalize, eps)[-1]
@@ -113,7 +113,7 @@ class _FusedBlock(torch.autograd.Function):
     def forward(ctx, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
                 inverse: Tensor | None, normalize: bool, eps: float) -> Tensor:
         x = x.contiguous()
-        w1_low, b1_low, w2_low, b2_float = low_precision(x, w1, b1, w2, b2)
+        w1_low, b1_low, w2_low, b2_float = kernel_weights(x, w1, b1, w2, b2)
         with torch.autocast("cpu", enabled=False):
             layers = hidden_layers(x, w1_low, b1_low, normalize, eps)
             out = native.rotate_add(x, torch.mm(layers[-1], w2_low.t()), index, b2_float)
@@ -140,10 +140,11 @@ ENABLED = True
 
 
 def supported(x: Tensor, index: Tensor) -> bool:
-    """Whether :func:`fused_block` takes these rows: bf16 on the CPU, an int32 index, kernels loaded."""
-    return (ENABLED and x.device.type == "cpu" and x.dtype == torch.bfloat16 and x.dim() == 2 and index.dtype == torch.int32
-            and native.available())
+    """Whether :func:`fused_block` takes these rows: bf16 or float32 on the CPU, an int32 index, kernels
+    loaded."""
+    return (ENABLED and x.device.type == "cpu" and x.dtype in native.DTYPES and x.dim() == 2
+            and index.dtype == torch.int32 and native.available())
 
 
-__all__ = ["fused_block", "fused_block_", "forward_in_chunks", "backward_rows", "hidden_layers", "low_precision",
+__all__ = ["fused_block", "fused_block_", "forward_in_chunks", "backward_rows", "hidden_layers", "kernel_weights",
            "supported"]

@@ -1,10 +1,10 @@
-"""Fused CPU kernels for bf16 ChordMixer blocks, as functions on tensors.
+"""Fused CPU kernels for ChordMixer blocks, as functions on tensors.
 
 Each function does in one pass over memory what ATen does in two or three (see ``kernels.c``); they
-take contiguous bf16 CPU tensors, return new ones, and split their rows across
-``torch.get_num_threads()`` threads on large inputs (the C calls release the GIL). :func:`available`
-says whether the compiled library could be loaded (:mod:`genomix.native.build`); when it could not,
-none of the functions may be called.
+take contiguous bf16 or float32 CPU tensors (all rows of one type), return new ones, and split their
+rows across ``torch.get_num_threads()`` threads on large inputs (the C calls release the GIL).
+:func:`available` says whether the compiled library could be loaded (:mod:`genomix.native.build`);
+when it could not, none of the functions may be called.
 """
 
 from __future__ import annotations
@@ -65,26 +65,37 @@ def _ptr(tensor: Tensor, row: int = 0) -> int:
     return tensor.data_ptr() + row * tensor.stride(0) * tensor.element_size()
 
 
+DTYPES = (torch.bfloat16, torch.float32)
+"""Element types the kernels take (row tensors; statistics, biases and sums are float32)."""
+
+
 def _check(*tensors: Tensor) -> None:
     for tensor in tensors:
         if tensor.device.type != "cpu" or not tensor.is_contiguous():
             raise ValueError("native kernels take contiguous CPU tensors")
 
 
+def _kernel(name: str, rows: Tensor):
+    """The C function ``name`` for ``rows``' element type."""
+    if rows.dtype not in DTYPES:
+        raise ValueError(f"native kernels take bfloat16 or float32 rows; got {rows.dtype}")
+    return getattr(_library(), name if rows.dtype == torch.bfloat16 else f"{name}_f32")
+
+
 def layer_norm(x: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """``(x - mean) * rstd`` per row of bf16 ``(n, d)``; also the float32 ``mean`` and ``rstd``."""
+    """``(x - mean) * rstd`` per row of ``(n, d)``; also the float32 ``mean`` and ``rstd``."""
     _check(x)
     n, d = x.shape
     out = torch.empty_like(x)
     mean = torch.empty(n, dtype=torch.float32)
     rstd = torch.empty(n, dtype=torch.float32)
-    run = _library().gx_layer_norm
+    run = _kernel("gx_layer_norm", x)
     _split(n, lambda _, i, j: run(_ptr(x, i), j - i, d, eps, _ptr(out, i), _ptr(mean, i), _ptr(rstd, i)))
     return out, mean, rstd
 
 
 def rotate_add(x: Tensor, update: Tensor, index: Tensor, bias: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """``x + rotate(update) + bias`` for bf16 ``(n, d)`` rows; ``index`` is the rotation's int32 gather
+    """``x + rotate(update) + bias`` for ``(n, d)`` rows; ``index`` is the rotation's int32 gather
     index over ``n * tracks`` rows of ``d / tracks`` channels, ``bias`` float32 ``(d,)``. ``out`` may be
     ``x`` itself (each element is read before it is written), not ``update``."""
     _check(x, update, index, bias)
@@ -94,14 +105,14 @@ def rotate_add(x: Tensor, update: Tensor, index: Tensor, bias: Tensor, *, out: T
         out = torch.empty_like(x)
     elif out.shape != x.shape or out.dtype != x.dtype or not out.is_contiguous() or out.data_ptr() == update.data_ptr():
         raise ValueError("out must be a contiguous tensor like x, and not update")
-    run = _library().gx_rotate_add
+    run = _kernel("gx_rotate_add", x)
     _split(n, lambda _, i, j: run(_ptr(x, i), _ptr(update), _ptr(index, i * tracks), _ptr(bias), j - i, tracks,
                                d // max(tracks, 1), _ptr(out, i)))
     return out
 
 
 def gather_colsum(source: Tensor, index: Tensor, tracks: int | None = None) -> tuple[Tensor, Tensor]:
-    """Rows gathered from bf16 ``source`` by ``index`` as :func:`rotate_add` reads them (``tracks`` entries
+    """Rows gathered from ``source`` by ``index`` as :func:`rotate_add` reads them (``tracks`` entries
     per output row; default: ``index`` covers ``source``'s rows), and the float32 column sums of the result.
     ``index`` may be a slice of a rotation's index: the result is then that slice's rows."""
     _check(source, index)
@@ -110,7 +121,7 @@ def gather_colsum(source: Tensor, index: Tensor, tracks: int | None = None) -> t
     n = index.numel() // max(tracks, 1)
     out = torch.empty(n, d, dtype=source.dtype)
     sums = torch.zeros(_parts(n), d, dtype=torch.float32)
-    run = _library().gx_gather_colsum
+    run = _kernel("gx_gather_colsum", source)
 
     def call(part: int, i: int, j: int) -> None:
         run(_ptr(source), _ptr(index, i * tracks), j - i, tracks, d // tracks, _ptr(out, i), _ptr(sums, part))
@@ -120,12 +131,12 @@ def gather_colsum(source: Tensor, index: Tensor, tracks: int | None = None) -> t
 
 
 def gelu_backward_colsum(grad: Tensor, pre_activation: Tensor) -> tuple[Tensor, Tensor]:
-    """``grad * GELU'(pre_activation)`` (exact GELU) for bf16 ``(n, h)`` and its float32 column sums."""
+    """``grad * GELU'(pre_activation)`` (exact GELU) for ``(n, h)`` and its float32 column sums."""
     _check(grad, pre_activation)
     n, h = grad.shape
     out = torch.empty_like(grad)
     sums = torch.zeros(_parts(n), h, dtype=torch.float32)
-    run = _library().gx_gelu_backward_colsum
+    run = _kernel("gx_gelu_backward_colsum", grad)
 
     def call(part: int, i: int, j: int) -> None:
         run(_ptr(grad, i), _ptr(pre_activation, i), j - i, h, _ptr(out, i), _ptr(sums, part))
@@ -136,13 +147,13 @@ def gelu_backward_colsum(grad: Tensor, pre_activation: Tensor) -> tuple[Tensor, 
 
 def layer_norm_backward_add(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, residual: Tensor, *,
                             out: Tensor | None = None) -> Tensor:
-    """``residual`` plus the gradient of :func:`layer_norm` at ``x`` for ``grad`` (bf16 ``(n, d)``), into
+    """``residual`` plus the gradient of :func:`layer_norm` at ``x`` for ``grad`` (``(n, d)``), into
     ``out`` if given (contiguous, like ``x``)."""
     _check(grad, x, mean, rstd, residual)
     n, d = x.shape
     out = torch.empty_like(x) if out is None else out
     _check(out)
-    run = _library().gx_layer_norm_backward_add
+    run = _kernel("gx_layer_norm_backward_add", x)
     _split(n, lambda _, i, j: run(_ptr(grad, i), _ptr(x, i), _ptr(mean, i), _ptr(rstd, i), _ptr(residual, i),
                                j - i, d, _ptr(out, i)))
     return out

@@ -23,7 +23,9 @@ from pathlib import Path
 
 LOG = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("kernels.c")
-VERSION = 1
+HEADERS = [Path(__file__).with_name("generic.h")]
+"""Files kernels.c includes (part of the cache key)."""
+VERSION = 2
 """Must equal ``gx_version()`` in kernels.c."""
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC"]
 FALLBACK_FLAGS = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-shared", "-fPIC"]
@@ -37,6 +39,7 @@ SIGNATURES = {
     "gx_gelu_backward_colsum": [_c_ptr, _c_ptr, _i64, _i64, _c_ptr, _c_ptr],
     "gx_layer_norm_backward_add": [_c_ptr, _c_ptr, _c_ptr, _c_ptr, _c_ptr, _i64, _i64, _c_ptr],
 }
+SIGNATURES.update({f"{name}_f32": argtypes for name, argtypes in SIGNATURES.items()})  # float32 twins
 
 
 def cache_dir() -> Path:
@@ -66,7 +69,8 @@ def _cpu_signature() -> str:
 def library_path(cc: str) -> Path:
     """The cached library's path for this source, compiler and CPU."""
     version = subprocess.run([cc, "--version"], capture_output=True, text=True, check=False).stdout
-    key = hashlib.sha256("\0".join([SOURCE.read_text(), cc, version, " ".join(FLAGS), _cpu_signature()])
+    sources = [path.read_text() for path in (SOURCE, *HEADERS)]
+    key = hashlib.sha256("\0".join([*sources, cc, version, " ".join(FLAGS), _cpu_signature()])
                          .encode()).hexdigest()[:16]
     return cache_dir() / f"kernels-{VERSION}-{key}.so"
 

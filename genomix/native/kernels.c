@@ -1,4 +1,4 @@
-/* Fused elementwise passes of a ChordMixer block on bf16 rows (CPU).
+/* Fused elementwise passes of a ChordMixer block on bf16 or float32 rows (CPU).
  *
  * Why: on a CPU, a bf16 training step spends about two thirds of its time in elementwise passes that
  * are bound by memory traffic (LayerNorm, the rotation gather, the residual add, GELU's backward, the
@@ -8,7 +8,9 @@
  *
  * bf16 values are passed as uint16_t; indices are int32 rows of `ts` channels (genomix's rotation
  * layout, see genomix/models/rotation.py). Column sums are accumulated in float32 and added to
- * `colsum` (the caller zeroes it).
+ * `colsum` (the caller zeroes it). Each kernel exists for bf16 (gx_NAME: AVX-512 intrinsics where the
+ * CPU has AVX-512 BF16, else the portable loops of generic.h) and for float32 (gx_NAME_f32: the
+ * portable loops, which the compiler vectorises for the CPU it builds on).
  *
  * Compiled on first use by genomix/native/__init__.py with the system C compiler.
  */
@@ -82,101 +84,11 @@ static inline float exp_neg(float y) {
     return p * scale.f;
 }
 
-/* Normalize each row (no affine): out = (x - mean) * rstd; mean and rstd (float32) per row. */
-void gx_layer_norm(const bf16 *x, int64_t n, int64_t d, float eps, bf16 *out, float *mean, float *rstd) {
-    for (int64_t i = 0; i < n; i++) {
-        const bf16 *row = x + i * d;
-        bf16 *o = out + i * d;
-        float m, r;
-#ifdef GX_AVX512
-        __m512 sum = _mm512_setzero_ps();
-        for (int64_t j = 0; j < d; j += 16) sum = _mm512_add_ps(sum, load16(row + j, mask16(d - j)));
-        m = _mm512_reduce_add_ps(sum) / (float)d;
-        __m512 vm = _mm512_set1_ps(m), var = _mm512_setzero_ps();
-        for (int64_t j = 0; j < d; j += 16) {
-            __mmask16 k = mask16(d - j);
-            __m512 c = _mm512_maskz_sub_ps(k, load16(row + j, k), vm);
-            var = _mm512_fmadd_ps(c, c, var);
-        }
-        r = 1.0f / sqrtf(_mm512_reduce_add_ps(var) / (float)d + eps);
-        __m512 vr = _mm512_set1_ps(r);
-        for (int64_t j = 0; j < d; j += 16) {
-            __mmask16 k = mask16(d - j);
-            store16(o + j, k, _mm512_mul_ps(_mm512_sub_ps(load16(row + j, k), vm), vr));
-        }
-#else
-        float sum = 0.0f, var = 0.0f;
-        for (int64_t j = 0; j < d; j++) sum += bf2f(row[j]);
-        m = sum / (float)d;
-        for (int64_t j = 0; j < d; j++) var += (bf2f(row[j]) - m) * (bf2f(row[j]) - m);
-        r = 1.0f / sqrtf(var / (float)d + eps);
-        for (int64_t j = 0; j < d; j++) o[j] = f2bf((bf2f(row[j]) - m) * r);
-#endif
-        mean[i] = m;
-        rstd[i] = r;
-    }
-}
-
-/* out = x + rotate(u) + bias: row r = (token, track) of `ts` channels reads u's row index[r]. */
-void gx_rotate_add(const bf16 *x, const bf16 *u, const int32_t *index, const float *bias, int64_t n,
-                   int64_t tracks, int64_t ts, bf16 *out) {
-    for (int64_t i = 0; i < n; i++) {
-        for (int64_t t = 0; t < tracks; t++) {
-            int64_t r = i * tracks + t;
-            const bf16 *src = u + (int64_t)index[r] * ts;
-            const bf16 *xr = x + r * ts;
-            const float *b = bias + t * ts;
-            bf16 *o = out + r * ts;
-#ifdef GX_AVX512
-            for (int64_t j = 0; j < ts; j += 16) {
-                __mmask16 k = mask16(ts - j);
-                __m512 v = _mm512_add_ps(load16(xr + j, k), load16(src + j, k));
-                store16(o + j, k, _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, b + j)));
-            }
-#else
-            for (int64_t j = 0; j < ts; j++) o[j] = f2bf(bf2f(xr[j]) + bf2f(src[j]) + b[j]);
-#endif
-        }
-    }
-}
-
 static void flush(float *colsum, float *acc, int64_t d) {
     for (int64_t j = 0; j < d; j++) {
         colsum[j] += acc[j];
         acc[j] = 0.0f;
     }
-}
-
-/* out = rotate(g) by `index` (a gather of ts-channel rows), and colsum += the column sums of out. */
-void gx_gather_colsum(const bf16 *g, const int32_t *index, int64_t n, int64_t tracks, int64_t ts, bf16 *out,
-                      float *colsum) {
-    int64_t d = tracks * ts;
-    float acc[d];
-    memset(acc, 0, sizeof(float) * d);
-    for (int64_t i = 0; i < n; i++) {
-        for (int64_t t = 0; t < tracks; t++) {
-            int64_t r = i * tracks + t;
-            const bf16 *src = g + (int64_t)index[r] * ts;
-            bf16 *o = out + r * ts;
-            float *a = acc + t * ts;
-#ifdef GX_AVX512
-            for (int64_t j = 0; j < ts; j += 16) {
-                __mmask16 k = mask16(ts - j);
-                __m256i raw = _mm256_maskz_loadu_epi16(k, src + j);
-                _mm256_mask_storeu_epi16(o + j, k, raw);
-                __m512 v = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
-                _mm512_mask_storeu_ps(a + j, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, a + j), v));
-            }
-#else
-            for (int64_t j = 0; j < ts; j++) {
-                o[j] = src[j];
-                a[j] += bf2f(src[j]);
-            }
-#endif
-        }
-        if ((i + 1) % FLUSH_ROWS == 0) flush(colsum, acc, d);
-    }
-    flush(colsum, acc, d);
 }
 
 /* GELU'(x) = Phi(x) + x phi(x) (exact GELU), with erf from Abramowitz & Stegun 7.1.26 (absolute error
@@ -216,43 +128,138 @@ static inline __m512 gelu_derivative16(__m512 x) {
 }
 #endif
 
+/* The portable kernels, once per element type (see generic.h). */
+#define T bf16
+#define S bf16
+#define LOAD(v) bf2f(v)
+#define STORE(x) f2bf(x)
+#include "generic.h"
+#undef T
+#undef S
+#undef LOAD
+#undef STORE
+
+#define T float
+#define S f32
+#define LOAD(v) (v)
+#define STORE(x) (x)
+#include "generic.h"
+#undef T
+#undef S
+#undef LOAD
+#undef STORE
+
+/* Normalize each row (no affine): out = (x - mean) * rstd; mean and rstd (float32) per row. */
+void gx_layer_norm(const bf16 *x, int64_t n, int64_t d, float eps, bf16 *out, float *mean, float *rstd) {
+#ifdef GX_AVX512
+    for (int64_t i = 0; i < n; i++) {
+        const bf16 *row = x + i * d;
+        bf16 *o = out + i * d;
+        __m512 sum = _mm512_setzero_ps();
+        for (int64_t j = 0; j < d; j += 16) sum = _mm512_add_ps(sum, load16(row + j, mask16(d - j)));
+        float m = _mm512_reduce_add_ps(sum) / (float)d;
+        __m512 vm = _mm512_set1_ps(m), var = _mm512_setzero_ps();
+        for (int64_t j = 0; j < d; j += 16) {
+            __mmask16 k = mask16(d - j);
+            __m512 c = _mm512_maskz_sub_ps(k, load16(row + j, k), vm);
+            var = _mm512_fmadd_ps(c, c, var);
+        }
+        float r = 1.0f / sqrtf(_mm512_reduce_add_ps(var) / (float)d + eps);
+        __m512 vr = _mm512_set1_ps(r);
+        for (int64_t j = 0; j < d; j += 16) {
+            __mmask16 k = mask16(d - j);
+            store16(o + j, k, _mm512_mul_ps(_mm512_sub_ps(load16(row + j, k), vm), vr));
+        }
+        mean[i] = m;
+        rstd[i] = r;
+    }
+#else
+    layer_norm_bf16(x, n, d, eps, out, mean, rstd);
+#endif
+}
+
+/* out = x + rotate(u) + bias: row r = (token, track) of `ts` channels reads u's row index[r]. */
+void gx_rotate_add(const bf16 *x, const bf16 *u, const int32_t *index, const float *bias, int64_t n,
+                   int64_t tracks, int64_t ts, bf16 *out) {
+#ifdef GX_AVX512
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t t = 0; t < tracks; t++) {
+            int64_t r = i * tracks + t;
+            const bf16 *src = u + (int64_t)index[r] * ts, *xr = x + r * ts;
+            const float *b = bias + t * ts;
+            bf16 *o = out + r * ts;
+            for (int64_t j = 0; j < ts; j += 16) {
+                __mmask16 k = mask16(ts - j);
+                __m512 v = _mm512_add_ps(load16(xr + j, k), load16(src + j, k));
+                store16(o + j, k, _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, b + j)));
+            }
+        }
+    }
+#else
+    rotate_add_bf16(x, u, index, bias, n, tracks, ts, out);
+#endif
+}
+
+/* out = rotate(g) by `index` (a gather of ts-channel rows), and colsum += the column sums of out. */
+void gx_gather_colsum(const bf16 *g, const int32_t *index, int64_t n, int64_t tracks, int64_t ts, bf16 *out,
+                      float *colsum) {
+#ifdef GX_AVX512
+    int64_t d = tracks * ts;
+    float acc[d];
+    memset(acc, 0, sizeof(float) * d);
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t t = 0; t < tracks; t++) {
+            int64_t r = i * tracks + t;
+            const bf16 *src = g + (int64_t)index[r] * ts;
+            bf16 *o = out + r * ts;
+            float *a = acc + t * ts;
+            for (int64_t j = 0; j < ts; j += 16) {
+                __mmask16 k = mask16(ts - j);
+                __m256i raw = _mm256_maskz_loadu_epi16(k, src + j);
+                _mm256_mask_storeu_epi16(o + j, k, raw);
+                __m512 v = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
+                _mm512_mask_storeu_ps(a + j, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, a + j), v));
+            }
+        }
+        if ((i + 1) % FLUSH_ROWS == 0) flush(colsum, acc, d);
+    }
+    flush(colsum, acc, d);
+#else
+    gather_colsum_bf16(g, index, n, tracks, ts, out, colsum);
+#endif
+}
+
 /* out = grad * GELU'(a), and colsum += the column sums of out (before rounding). */
 void gx_gelu_backward_colsum(const bf16 *grad, const bf16 *a, int64_t n, int64_t h, bf16 *out, float *colsum) {
+#ifdef GX_AVX512
     float acc[h];
     memset(acc, 0, sizeof(float) * h);
     for (int64_t i = 0; i < n; i++) {
-        const bf16 *gr = grad + i * h;
-        const bf16 *ar = a + i * h;
+        const bf16 *gr = grad + i * h, *ar = a + i * h;
         bf16 *o = out + i * h;
-#ifdef GX_AVX512
         for (int64_t j = 0; j < h; j += 16) {
             __mmask16 k = mask16(h - j);
             __m512 value = _mm512_mul_ps(load16(gr + j, k), gelu_derivative16(load16(ar + j, k)));
             store16(o + j, k, value);
             _mm512_mask_storeu_ps(acc + j, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, acc + j), value));
         }
-#else
-        for (int64_t j = 0; j < h; j++) {
-            float value = bf2f(gr[j]) * gelu_derivative(bf2f(ar[j]));
-            o[j] = f2bf(value);
-            acc[j] += value;
-        }
-#endif
         if ((i + 1) % FLUSH_ROWS == 0) flush(colsum, acc, h);
     }
     flush(colsum, acc, h);
+#else
+    gelu_backward_colsum_bf16(grad, a, n, h, out, colsum);
+#endif
 }
 
 /* out = residual + LayerNorm'(x) applied to grad (no affine), from x and its float32 mean and rstd:
  * rstd * (grad - mean(grad) - xhat * mean(grad * xhat)). */
 void gx_layer_norm_backward_add(const bf16 *grad, const bf16 *x, const float *mean, const float *rstd,
                                 const bf16 *residual, int64_t n, int64_t d, bf16 *out) {
+#ifdef GX_AVX512
     for (int64_t i = 0; i < n; i++) {
         const bf16 *gr = grad + i * d, *xr = x + i * d, *res = residual + i * d;
         bf16 *o = out + i * d;
-        float m = mean[i], r = rstd[i];
-#ifdef GX_AVX512
-        __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(r);
+        __m512 vm = _mm512_set1_ps(mean[i]), vr = _mm512_set1_ps(rstd[i]);
         __m512 sum_g = _mm512_setzero_ps(), sum_gx = _mm512_setzero_ps();
         for (int64_t j = 0; j < d; j += 16) {
             __mmask16 k = mask16(d - j);
@@ -269,21 +276,32 @@ void gx_layer_norm_backward_add(const bf16 *grad, const bf16 *x, const float *me
             __m512 inner = _mm512_fnmadd_ps(xhat, mean_gx, _mm512_sub_ps(load16(gr + j, k), mean_g));
             store16(o + j, k, _mm512_fmadd_ps(inner, vr, load16(res + j, k)));
         }
-#else
-        float sum_g = 0.0f, sum_gx = 0.0f;
-        for (int64_t j = 0; j < d; j++) {
-            float g = bf2f(gr[j]);
-            sum_g += g;
-            sum_gx += g * (bf2f(xr[j]) - m) * r;
-        }
-        float mean_g = sum_g / (float)d, mean_gx = sum_gx / (float)d;
-        for (int64_t j = 0; j < d; j++) {
-            float xhat = (bf2f(xr[j]) - m) * r;
-            o[j] = f2bf(bf2f(res[j]) + r * (bf2f(gr[j]) - mean_g - xhat * mean_gx));
-        }
-#endif
     }
+#else
+    layer_norm_backward_add_bf16(grad, x, mean, rstd, residual, n, d, out);
+#endif
+}
+
+/* float32: the portable loops. */
+void gx_layer_norm_f32(const float *x, int64_t n, int64_t d, float eps, float *out, float *mean, float *rstd) {
+    layer_norm_f32(x, n, d, eps, out, mean, rstd);
+}
+void gx_rotate_add_f32(const float *x, const float *u, const int32_t *index, const float *bias, int64_t n,
+                       int64_t tracks, int64_t ts, float *out) {
+    rotate_add_f32(x, u, index, bias, n, tracks, ts, out);
+}
+void gx_gather_colsum_f32(const float *g, const int32_t *index, int64_t n, int64_t tracks, int64_t ts, float *out,
+                          float *colsum) {
+    gather_colsum_f32(g, index, n, tracks, ts, out, colsum);
+}
+void gx_gelu_backward_colsum_f32(const float *grad, const float *a, int64_t n, int64_t h, float *out,
+                                 float *colsum) {
+    gelu_backward_colsum_f32(grad, a, n, h, out, colsum);
+}
+void gx_layer_norm_backward_add_f32(const float *grad, const float *x, const float *mean, const float *rstd,
+                                    const float *residual, int64_t n, int64_t d, float *out) {
+    layer_norm_backward_add_f32(grad, x, mean, rstd, residual, n, d, out);
 }
 
 /* A version number the loader checks, so a stale library is never used with newer Python code. */
-int gx_version(void) { return 1; }
+int gx_version(void) { return 2; }

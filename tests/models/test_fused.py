@@ -93,9 +93,9 @@ def test_dispatch_only_where_the_kernels_apply():
     block = _block("LN")
     rows = torch.randn(10, WIDTH)
     index = build_rotation(torch.tensor([10]), N_TRACKS).index
-    assert block.fusible(rows) and fused.supported(rows.bfloat16(), index)
-    assert not fused.supported(rows, index)  # float32 keeps the exact unfused path
+    assert block.fusible(rows) and fused.supported(rows.bfloat16(), index) and fused.supported(rows, index)
     assert not fused.supported(rows.half(), index)
+    assert not fused.supported(rows.double(), index)  # float64 keeps the exact ATen path
     assert not fused.supported(rows.bfloat16(), index.long())
     dropping = ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.1, 0.0, "LN", "None").train()
     assert not dropping.fusible(rows)
@@ -162,3 +162,23 @@ def test_checkpointed_chunks_give_the_fused_values(normalize, monkeypatch):
     assert torch.equal(chunked_grad_x, grad_x)
     for chunked_grad, whole in zip(chunked_grads, grads):
         torch.testing.assert_close(chunked_grad, whole, rtol=1e-2, atol=1e-2 * whole.abs().max().item())
+
+
+@pytest.mark.parametrize("norms", [("LN", "None"), ("None", "LN")])
+def test_fused_block_in_float32_matches_float64(norms, monkeypatch):
+    """float32 rows (the default where the CPU has no native bf16) take the kernels too: within float32
+    error of the exact block, output and every gradient."""
+    block = _block(*norms)
+    lengths = torch.tensor([700, 1, 2000, 33])
+    rotation = build_rotation(lengths, N_TRACKS)
+    x = torch.randn(int(lengths.sum()), WIDTH)
+    grad = torch.randn_like(x)
+    exact = _run(block.double(), x.double(), grad.double(), rotation, use_fused=False, monkeypatch=monkeypatch)
+    calls = []
+    real = fused.fused_block
+    monkeypatch.setattr(fused, "fused_block", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fast = _run(block.float(), x, grad, rotation, use_fused=True, monkeypatch=monkeypatch)
+    assert calls, "the fused path did not run"
+    names = ["output", "input grad", *dict(block.named_parameters())]
+    for name, error in zip(names, _errors(fast, exact)):
+        assert error < 2e-6, (name, error)

@@ -1,4 +1,4 @@
-"""The fused bf16 kernels against ATen in float32, in their vectorised and portable builds."""
+"""The fused kernels against ATen in float64, for bf16 and float32 rows, in their vectorised and portable builds."""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ from genomix.native import build
 pytestmark = pytest.mark.skipif(not native.available(), reason="no C compiler: the native kernels could not be built")
 
 BF16 = torch.bfloat16
-ULP = 2.0**-8  # bf16 keeps 8 significant bits: one rounding errs by at most this, relative
+ULP = {torch.bfloat16: 2.0**-8, torch.float32: 1e-6}
+"""Relative error of one rounding: bf16 keeps 8 significant bits; for float32 a bound that also covers
+summation order and the GELU kernel's erf approximation (absolute error 1.5e-7)."""
+
+
+@pytest.fixture(params=[torch.bfloat16, torch.float32], ids=["bf16", "f32"])
+def dtype(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +41,20 @@ def library(request, portable, monkeypatch):
 
 
 def _close(actual: torch.Tensor, expected: torch.Tensor, ulps: float = 1.0) -> None:
-    """Within ``ulps`` bf16 roundings of the float32 result (relative to the row scale)."""
+    """Within ``ulps`` roundings of ``actual``'s dtype of the float64 result (relative to the row scale)."""
     scale = expected.abs().amax(dim=-1, keepdim=True).clamp_min(1e-6)
-    assert ((actual.float() - expected).abs() / scale).max().item() <= ulps * ULP
+    assert ((actual.double() - expected).abs() / scale).max().item() <= ulps * ULP[actual.dtype]
 
 
 @pytest.mark.parametrize("rows,width", [(1, 16), (37, 240), (9000, 40), (300, 23)])
-def test_layer_norm_matches_aten(library, rows, width):
-    x = (torch.randn(rows, width) * 3 + 1).to(BF16)
+def test_layer_norm_matches_aten(library, dtype, rows, width):
+    x = (torch.randn(rows, width) * 3 + 1).to(dtype)
     out, mean, rstd = native.layer_norm(x, 1e-5)
-    expected, expected_mean, expected_rstd = torch.native_layer_norm(x.float(), (width,), None, None, 1e-5)
+    assert out.dtype == dtype
+    expected, expected_mean, expected_rstd = torch.native_layer_norm(x.double(), (width,), None, None, 1e-5)
     _close(out, expected)
-    torch.testing.assert_close(mean, expected_mean.view(-1), atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(rstd, expected_rstd.view(-1), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(mean, expected_mean.view(-1).float(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(rstd, expected_rstd.view(-1).float(), atol=1e-5, rtol=1e-4)
 
 
 def _rotation(lengths: list[int], tracks: int):
@@ -54,23 +62,23 @@ def _rotation(lengths: list[int], tracks: int):
 
 
 @pytest.mark.parametrize("tracks,track_size", [(15, 16), (5, 3), (4, 8), (3, 40)])
-def test_rotate_add_matches_gather_and_add(library, tracks, track_size):
+def test_rotate_add_matches_gather_and_add(library, dtype, tracks, track_size):
     lengths = [700, 1, 90, 4500]
     rotation = _rotation(lengths, tracks)
     n, width = sum(lengths), tracks * track_size
-    x, update, bias = torch.randn(n, width).to(BF16), torch.randn(n, width).to(BF16), torch.randn(width)
+    x, update, bias = torch.randn(n, width).to(dtype), torch.randn(n, width).to(dtype), torch.randn(width)
     out = native.rotate_add(x, update, rotation.index, bias)
     rotated = update.view(-1, track_size)[rotation.index.long()].view(n, width)
-    expected = x.float() + rotated.float() + bias
-    assert ((out.float() - expected).abs() <= expected.abs() * ULP).all()  # one rounding
+    expected = x.double() + rotated.double() + bias.double()
+    assert ((out.double() - expected).abs() <= expected.abs() * ULP[dtype] + 1e-6).all()
 
 
 @pytest.mark.parametrize("tracks,track_size", [(15, 16), (5, 3)])
-def test_gather_colsum_is_the_inverse_rotation_and_the_column_sums(library, tracks, track_size):
+def test_gather_colsum_is_the_inverse_rotation_and_the_column_sums(library, dtype, tracks, track_size):
     lengths = [5000, 17, 3000]
     rotation = _rotation(lengths, tracks)
     n, width = sum(lengths), tracks * track_size
-    x, grad = torch.randn(n, width).to(BF16), torch.randn(n, width).to(BF16)
+    x, grad = torch.randn(n, width).to(dtype), torch.randn(n, width).to(dtype)
     gathered, sums = native.gather_colsum(grad, rotation.inverse)
     assert torch.equal(gathered, grad.view(-1, track_size)[rotation.inverse.long()].view(n, width))
     torch.testing.assert_close(sums, grad.double().sum(0).float(), atol=1e-3, rtol=1e-5)
@@ -80,25 +88,25 @@ def test_gather_colsum_is_the_inverse_rotation_and_the_column_sums(library, trac
 
 
 @pytest.mark.parametrize("rows,width", [(10, 128), (9000, 96), (33, 20)])
-def test_gelu_backward_matches_aten(library, rows, width):
-    pre = (torch.randn(rows, width) * 3).to(BF16)
+def test_gelu_backward_matches_aten(library, dtype, rows, width):
+    pre = (torch.randn(rows, width) * 3).to(dtype)
     pre[0, :4] = torch.tensor([0.0, -9.0, 9.0, -0.5])
-    grad = torch.randn(rows, width).to(BF16)
+    grad = torch.randn(rows, width).to(dtype)
     out, sums = native.gelu_backward_colsum(grad, pre)
-    expected = torch.ops.aten.gelu_backward(grad.float(), pre.float())
-    assert ((out.float() - expected).abs() <= expected.abs() * ULP + 1e-6).all()
-    torch.testing.assert_close(sums, expected.double().sum(0).float(), atol=1e-3, rtol=1e-4)
+    expected = torch.ops.aten.gelu_backward(grad.double(), pre.double())
+    assert ((out.double() - expected).abs() <= expected.abs() * ULP[dtype] + 1e-6).all()
+    torch.testing.assert_close(sums, expected.sum(0).float(), atol=1e-3, rtol=1e-4)
 
 
 @pytest.mark.parametrize("rows,width", [(3, 240), (9000, 40), (50, 7)])
-def test_layer_norm_backward_add_matches_autograd(library, rows, width):
-    x = (torch.randn(rows, width) * 2 - 1).to(BF16)
-    grad, residual = torch.randn(rows, width).to(BF16), torch.randn(rows, width).to(BF16)
+def test_layer_norm_backward_add_matches_autograd(library, dtype, rows, width):
+    x = (torch.randn(rows, width) * 2 - 1).to(dtype)
+    grad, residual = torch.randn(rows, width).to(dtype), torch.randn(rows, width).to(dtype)
     _, mean, rstd = native.layer_norm(x, 1e-5)
     out = native.layer_norm_backward_add(grad, x, mean, rstd, residual)
-    x32 = x.float().requires_grad_(True)
-    torch.nn.functional.layer_norm(x32, (width,), eps=1e-5).backward(grad.float())
-    _close(out, x32.grad + residual.float(), ulps=2)
+    x64 = x.double().requires_grad_(True)
+    torch.nn.functional.layer_norm(x64, (width,), eps=1e-5).backward(grad.double())
+    _close(out, x64.grad + residual.double(), ulps=2)
 
 
 def test_rows_split_across_threads_give_the_same_result():
@@ -121,10 +129,12 @@ def test_rows_split_across_threads_give_the_same_result():
         torch.testing.assert_close(split, one, atol=1e-3, rtol=1e-5)  # column sums: another summation order
 
 
-def test_kernels_reject_non_contiguous_input():
+def test_kernels_reject_non_contiguous_input_and_other_dtypes():
     x = torch.randn(8, 32).to(BF16)
     with pytest.raises(ValueError, match="contiguous"):
         native.layer_norm(x.t(), 1e-5)
+    with pytest.raises(ValueError, match="bfloat16 or float32"):
+        native.layer_norm(x.half(), 1e-5)
 
 
 def test_library_is_built_once_into_the_cache(tmp_path, monkeypatch):
