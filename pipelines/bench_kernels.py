@@ -1,13 +1,15 @@
-"""Benchmark: each fused bf16 kernel (genomix/native) against the ATen ops it replaces, CPU.
+"""Benchmark: each fused kernel (genomix/native) against the ATen ops it replaces, CPU.
 
 Reproduces the kernel table in docs/benchmarks.md ("Model"). One command:
 
-    .venv/bin/python pipelines/bench_kernels.py          # 16,384 rows, D = 240 (15 tracks of 16), hidden 128
+    .venv/bin/python pipelines/bench_kernels.py          # bf16, 16,384 rows, D = 240, hidden 128
+    .venv/bin/python pipelines/bench_kernels.py --dtype fp32
 
 Both sides run in the same process on the same inputs and the median of ``--repeats`` calls is printed
 in milliseconds with the ratio. The ATen side of the rotation is its gather and add only (ATen adds
-``fc2``'s bias inside ``addmm``, which the kernel does in the same pass), so that ratio is a lower bound. ``warm``: the inputs were just used (in cache);
-``cold``: 64 MB of other memory is written before each call, as happens inside a training step.
+``fc2``'s bias inside ``addmm``, which the kernel does in the same pass), so that ratio is a lower
+bound. ``warm``: the inputs were just used (in cache); ``cold``: 64 MB of other memory is written
+before each call, as happens inside a training step.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the kernels split rows over them)")
+    parser.add_argument("--dtype", default="bf16", choices=["bf16", "fp32"])
     args = parser.parse_args()
     if not native.available():
         raise SystemExit("the native kernels could not be built (no C compiler?); nothing to compare")
@@ -49,9 +52,9 @@ def main() -> None:
     torch.manual_seed(0)
     n, tracks, size, hidden_size = args.rows, args.tracks, args.track_size, args.hidden_size
     width = tracks * size
-    bf16 = torch.bfloat16
-    x, update, grad, residual = (torch.randn(n, width).to(bf16) for _ in range(4))
-    pre, grad_hidden = torch.randn(n, hidden_size).to(bf16), torch.randn(n, hidden_size).to(bf16)
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    x, update, grad, residual = (torch.randn(n, width).to(dtype) for _ in range(4))
+    pre, grad_hidden = torch.randn(n, hidden_size).to(dtype), torch.randn(n, hidden_size).to(dtype)
     bias = torch.randn(width)
     rotation = build_rotation(torch.tensor([n]), tracks)
     _, mean, rstd = native.layer_norm(x, 1e-5)
@@ -75,7 +78,7 @@ def main() -> None:
                 grad, x, (width,), aten_mean, aten_rstd, None, None, [True, False, False])[0])),
     }
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {n:,} rows, D = {width} "
-          f"({tracks} tracks of {size}), hidden {hidden_size}, bf16; median of {args.repeats} calls, ms")
+          f"({tracks} tracks of {size}), hidden {hidden_size}, {args.dtype}; median of {args.repeats} calls, ms")
     print(f"{'kernel':32} {'cache':5} {'fused':>7} {'ATen':>7} {'ratio':>6}")
     totals = {}
     for cache in ("warm", "cold"):

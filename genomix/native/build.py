@@ -27,7 +27,8 @@ HEADERS = [Path(__file__).with_name("generic.h")]
 """Files kernels.c includes (part of the cache key)."""
 VERSION = 2
 """Must equal ``gx_version()`` in kernels.c."""
-FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp-simd", "-fno-math-errno",
+         "-fno-trapping-math", "-shared", "-fPIC"]
 FALLBACK_FLAGS = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-shared", "-fPIC"]
 """Used when the compiler rejects ``-march=native`` (some compilers on some CPUs)."""
 

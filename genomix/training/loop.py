@@ -410,8 +410,9 @@ def train(
             n_params = sum(p.numel() for p in trainer.model.parameters())
             logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",
                         trainer.model_kwargs, trainer.total_steps, config.epochs)
-            if context.device.type == "cpu" and resolve_precision(config.precision, context.device) == "bf16":
-                logger.info("bf16 on the CPU: %s", "fused kernels (genomix.native)" if native.available()
+            if context.device.type == "cpu":
+                logger.info("%s on the CPU: %s", resolve_precision(config.precision, context.device),
+                            "fused kernels (genomix.native)" if native.available()
                             else "ATen ops only, the fused kernels could not be built (docs/model.md)")
         summary = trainer.run()
         buffers.POOL.clear()

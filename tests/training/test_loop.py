@@ -136,15 +136,15 @@ def test_training_on_windows(orchid_h5, tmp_path):
     assert summary["stop_reason"] == "finished"
 
 
-@pytest.mark.parametrize("kernels", [True, False])
-def test_log_says_which_bf16_cpu_path_runs(orchid_h5, tmp_path, caplog, monkeypatch, kernels):
+@pytest.mark.parametrize("kernels,precision", [(True, "bf16"), (False, "bf16"), (True, "fp32")])
+def test_log_says_which_cpu_path_runs(orchid_h5, tmp_path, caplog, monkeypatch, kernels, precision):
     import logging
 
     from genomix import native
 
     monkeypatch.setattr(native, "available", lambda: kernels)
+    config = load_config(None, [*TINY, "epochs=1", f"precision={precision}"])
     with caplog.at_level(logging.INFO, logger="genomix.training.loop"):
-        train(orchid_h5, out_dir=tmp_path / "run", config=load_config(None, [*TINY, "epochs=1", "precision=bf16"]),
-              device="cpu")
+        train(orchid_h5, out_dir=tmp_path / "run", config=config, device="cpu")
     expected = "fused kernels (genomix.native)" if kernels else "ATen ops only, the fused kernels could not be built"
-    assert f"bf16 on the CPU: {expected}" in caplog.text
+    assert f"{precision} on the CPU: {expected}" in caplog.text
