@@ -50,8 +50,11 @@ def _parts(n: int) -> int:
 
 
 def _split(n: int, call) -> None:
-    """``call(part, start, stop)`` over ``[0, n)`` split into :func:`_parts` parts, in parallel."""
+    """``call(part, start, stop)`` over ``[0, n)`` split into :func:`_parts` parts, in parallel (no call
+    when there are no rows)."""
     parts = _parts(n)
+    if n == 0:
+        return
     if parts == 1:
         call(0, 0, n)
         return

@@ -171,3 +171,15 @@ def test_failing_compiler_falls_back(tmp_path, monkeypatch, caplog):
 def test_opt_out(monkeypatch):
     monkeypatch.setenv("GENOMIX_NATIVE", "0")
     assert build.load() is None
+
+
+def test_empty_inputs_give_empty_outputs(dtype):
+    x, index = torch.empty(0, 48, dtype=dtype), torch.empty(0, dtype=torch.int32)
+    normed, mean, rstd = native.layer_norm(x, 1e-5)
+    assert normed.shape == x.shape and mean.shape == rstd.shape == (0,)
+    assert native.rotate_add(x, x.clone(), index, torch.zeros(48)).shape == x.shape
+    gathered, sums = native.gather_colsum(x, index)
+    assert gathered.shape == x.shape and torch.equal(sums, torch.zeros(48))
+    gelu, sums = native.gelu_backward_colsum(x, x)
+    assert gelu.shape == x.shape and torch.equal(sums, torch.zeros(48))
+    assert native.layer_norm_backward_add(x, x, mean, rstd, x).shape == x.shape
