@@ -1,11 +1,12 @@
-"""One ChordMixer block on bf16 CPU rows as one autograd Function over fused kernels.
+"""One ChordMixer block on bf16 or float32 CPU rows as one autograd Function over fused kernels.
 
-Why: a bf16 block on a CPU spends most of its time in elementwise passes bound by memory traffic.
+Why: a bf16 block on a CPU spends most of its time in elementwise passes bound by memory traffic
+(float32 less so: its matmuls are slower).
 With :mod:`genomix.native`'s kernels, five passes do the work of ten ATen ones (forward: LayerNorm;
 rotation, residual and ``fc2``'s bias in one pass. Backward: the rotation's inverse gather with
 ``fc2``'s bias gradient; GELU's backward with ``fc1``'s bias gradient; LayerNorm's backward with the
 residual gradient added). The matmuls and GELU's forward stay ATen's (oneDNN). 1.3x a bf16 training
-step on a 2-core CPU (docs/benchmarks.md).
+step on a 2-core CPU, 1.1-1.2x a float32 one (docs/benchmarks.md).
 
 Covers ``x + rotate(fc2(gelu(fc1(prenorm(x)))))`` with a LayerNorm prenorm (its affine folded into
 ``fc1`` by the caller) or none, exact GELU and no active dropout; any post-norm is applied by the
@@ -23,7 +24,7 @@ from genomix import native
 
 def fused_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor, inverse: Tensor | None,
                 *, normalize: bool, eps: float) -> Tensor:
-    """``x + rotate(mlp(layer_norm(x) if normalize else x))`` for bf16 ``(n, D)`` rows.
+    """``x + rotate(mlp(layer_norm(x) if normalize else x))`` for bf16 or float32 ``(n, D)`` rows.
 
     Args:
         x: ``(n, D)`` bf16 or float32 activations on the CPU.
@@ -40,7 +41,7 @@ def fused_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index
 def fused_block_(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor, *, normalize: bool,
                  eps: float, chunk: int, update: Tensor) -> Tensor:
     """Inference, in place: ``x`` becomes :func:`fused_block`'s output (the same values), with the MLP run
-    ``chunk`` rows at a time into ``update`` (a full-size bf16 buffer the caller provides)."""
+    ``chunk`` rows at a time into ``update`` (a full-size buffer like ``x`` that the caller provides)."""
     with torch.no_grad():
         return forward_in_chunks(x, *kernel_weights(x, w1, b1, w2, b2), index, normalize=normalize, eps=eps,
                                  chunk=chunk, update=update, out=x)
@@ -64,7 +65,7 @@ def forward_in_chunks(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor,
 
 
 def hidden_layers(x: Tensor, w1: Tensor, b1: Tensor, normalize: bool, eps: float):
-    """``(normalized, mean, rstd, fc1 output, GELU output)`` for bf16 rows (mean and rstd None without
+    """``(normalized, mean, rstd, fc1 output, GELU output)`` for rows (mean and rstd None without
     normalization)."""
     mean = rstd = None
     normed = x
@@ -80,16 +81,16 @@ def backward_rows(grad_out: Tensor, start: int, inverse: Tensor, tracks: int, x:
     ``grad_x``.
 
     Args:
-        grad_out: the block's whole output gradient (bf16; the rotation reads anywhere in it).
+        grad_out: the block's whole output gradient (the rotation reads anywhere in it).
         start: the first row.
         inverse: the rotation's inverse for these rows (``tracks`` entries per row).
         x, layers: these rows' input and their :func:`hidden_layers`.
-        w1, w2: the bf16 weights.
+        w1, w2: the weights in the rows' dtype.
         grad_x: these rows of the input gradient (written).
 
     Returns:
-        ``(grad_w1, grad_b1, grad_w2, grad_b2)`` of these rows: weight gradients in bf16 (one matmul),
-        bias gradients in float32.
+        ``(grad_w1, grad_b1, grad_w2, grad_b2)`` of these rows: weight gradients in the rows' dtype (one
+        matmul), bias gradients in float32.
     """
     normed, mean, rstd, hidden, activated = layers
     own_grad = grad_out[start:start + x.shape[0]]
