@@ -28,8 +28,8 @@ def fused_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index
 
     Args:
         x: ``(n, D)`` bf16 or float32 activations on the CPU.
-        w1, b1, w2, b2: ``fc1`` and ``fc2`` weights and biases (any float dtype; the matmuls run in ``x``'s dtype,
-            gradients come back in each parameter's dtype).
+        w1, b1, w2, b2: ``fc1`` and ``fc2`` weights and biases (any float dtype; the matmuls run in
+            ``x``'s dtype, gradients come back in each parameter's dtype).
         index, inverse: the rotation's int32 gather index and its inverse (``n * n_tracks`` entries);
             ``inverse`` may be None when no gradient is needed.
         normalize: apply a LayerNorm without affine before ``fc1``.
