@@ -45,18 +45,24 @@ def _errors(result, reference):
     return [((a - b).norm() / b.norm()).item() for a, b in zip(result, reference)]
 
 
-@pytest.mark.parametrize("norms", [("LN", "None"), ("None", "None"), ("LN", "LN")])
-def test_fused_block_is_as_accurate_as_the_unfused_bf16_block(norms, monkeypatch):
+def _exact_case(norms, monkeypatch):
+    """A float32 block, its rotation, input and output gradient, the float64 results of the ATen block,
+    and a list that records each call of :func:`fused.fused_block` from then on."""
     block = _block(*norms)
     lengths = torch.tensor([700, 1, 2000, 33])
     rotation = build_rotation(lengths, N_TRACKS)
     x = torch.randn(int(lengths.sum()), WIDTH)
     grad = torch.randn_like(x)
     exact = _run(block.double(), x.double(), grad.double(), rotation, use_fused=False, monkeypatch=monkeypatch)
-    block.float()
     calls = []
     real = fused.fused_block
     monkeypatch.setattr(fused, "fused_block", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return block.float(), rotation, x, grad, exact, calls
+
+
+@pytest.mark.parametrize("norms", [("LN", "None"), ("None", "None"), ("LN", "LN")])
+def test_fused_block_is_as_accurate_as_the_unfused_bf16_block(norms, monkeypatch):
+    block, rotation, x, grad, exact, calls = _exact_case(norms, monkeypatch)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         fast = _run(block, x.bfloat16(), grad, rotation, use_fused=True, monkeypatch=monkeypatch)
         assert calls, "the fused path did not run"
@@ -168,16 +174,8 @@ def test_checkpointed_chunks_give_the_fused_values(normalize, monkeypatch):
 def test_fused_block_in_float32_matches_float64(norms, monkeypatch):
     """float32 rows (the default where the CPU has no native bf16) take the kernels too: within float32
     error of the exact block, output and every gradient."""
-    block = _block(*norms)
-    lengths = torch.tensor([700, 1, 2000, 33])
-    rotation = build_rotation(lengths, N_TRACKS)
-    x = torch.randn(int(lengths.sum()), WIDTH)
-    grad = torch.randn_like(x)
-    exact = _run(block.double(), x.double(), grad.double(), rotation, use_fused=False, monkeypatch=monkeypatch)
-    calls = []
-    real = fused.fused_block
-    monkeypatch.setattr(fused, "fused_block", lambda *a, **k: calls.append(1) or real(*a, **k))
-    fast = _run(block.float(), x, grad, rotation, use_fused=True, monkeypatch=monkeypatch)
+    block, rotation, x, grad, exact, calls = _exact_case(norms, monkeypatch)
+    fast = _run(block, x, grad, rotation, use_fused=True, monkeypatch=monkeypatch)
     assert calls, "the fused path did not run"
     names = ["output", "input grad", *dict(block.named_parameters())]
     for name, error in zip(names, _errors(fast, exact)):
