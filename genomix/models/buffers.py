@@ -17,6 +17,7 @@ decides (a block's output, an input gradient) are reused safely. Buffers idle fo
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import platform
 import threading
@@ -52,9 +53,7 @@ class BufferPool:
 
     def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
         """An uninitialised contiguous CPU tensor of ``shape``, from the pool when one is free."""
-        numel = 1
-        for size in shape:
-            numel *= size
+        numel = math.prod(shape)
         key = (dtype, numel)
         with self._lock:
             self._requests += 1
