@@ -1,0 +1,104 @@
+"""Overlapping k-mers of token sequences: the ids a k-mer embedding looks up, and k-mer profiles.
+
+Why: what wins most sequence-classification tasks is a bag of k-mers (the k-mer baseline). With each
+position embedded by the k-mer that starts there, a mean-pooled ChordMixer whose residual branches start
+at zero *is* a linear model of k-mer frequencies at initialisation; the blocks then add what depends on
+order. Single-token embeddings make the network learn k-mer detection from scratch first.
+
+Ids: ``0`` is padding, ``1`` is "no k-mer" (a window that holds a non-k-mer symbol, e.g. ``N``, or runs
+past the end of its sequence), then ``2 + code``. Two vocabularies:
+
+* ``'acgt'``: DNA tokens ``1..4`` (``A C G T``, :mod:`genomix.alphabet`) are the symbols; ``code`` is
+  exact, ``4**k`` k-mers.
+* ``'hashed'``: every non-zero token is a symbol; ``code`` is the k-mer hashed into ``buckets``
+  (bytes: character n-grams, as the baseline's hashed profiles).
+
+A k-mer never crosses from one sequence into the next: positions ``p > L - k`` of a sequence of
+length ``L`` get id ``1``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+KMER_VOCABS = ("acgt", "hashed")
+NO_KMER = 1
+FIRST_KMER = 2
+_HASH_BASE = 257
+_HASH_MODULUS = 1 << 40
+
+
+def kmer_vocab_size(k: int, vocab: str, buckets: int) -> int:
+    """Embedding rows for k-mer ids: padding, "no k-mer" and the k-mers."""
+    if k < 1:
+        raise ValueError(f"kmer_size must be >= 1; got {k}")
+    if vocab not in KMER_VOCABS:
+        raise ValueError(f"kmer_vocab must be one of {', '.join(map(repr, KMER_VOCABS))}; got {vocab!r}")
+    if vocab == "hashed" and buckets < 1:
+        raise ValueError(f"kmer_buckets must be >= 1; got {buckets}")
+    return FIRST_KMER + (4**k if vocab == "acgt" else buckets)
+
+
+def kmer_ids(tokens: Tensor, lengths: Tensor | None, *, k: int, vocab: str, buckets: int = 4096) -> Tensor:
+    """The id of the k-mer that starts at each position.
+
+    Args:
+        tokens: ``(N,)`` tokens of sequences laid end to end (``lengths`` given), or ``(B, L)`` tokens of
+            equal-length sequences (``lengths`` None).
+        lengths: ``(B,)`` lengths summing to ``N``, or None for ``(B, L)`` input.
+        k: k-mer size.
+        vocab: ``'acgt'`` or ``'hashed'`` (see the module docstring).
+        buckets: hash buckets for ``'hashed'``.
+
+    Returns:
+        int64 ids of the same shape as ``tokens``, in ``[0, kmer_vocab_size(k, vocab, buckets))``; padding
+        tokens (0) keep id 0.
+    """
+    kmer_vocab_size(k, vocab, buckets)
+    if lengths is None:
+        if tokens.dim() != 2:
+            raise ValueError(f"equal-length k-mers need (B, L) tokens; got shape {tuple(tokens.shape)}")
+        batch, length = tokens.shape
+        flat = tokens.reshape(-1)
+        lengths = torch.full((batch,), length, dtype=torch.int64, device=tokens.device)
+        return kmer_ids(flat, lengths, k=k, vocab=vocab, buckets=buckets).view(batch, length)
+    tokens = tokens.long()
+    n = tokens.shape[0]
+    if vocab == "acgt":
+        symbols = torch.where((tokens >= 1) & (tokens <= 4), tokens - 1, torch.full_like(tokens, -1))
+    else:
+        symbols = torch.where(tokens > 0, tokens, torch.full_like(tokens, -1))
+    code = torch.zeros(n, dtype=torch.int64, device=tokens.device)
+    valid = torch.ones(n, dtype=torch.bool, device=tokens.device)
+    for j in range(k):
+        part = torch.full_like(symbols, -1)
+        part[: n - j] = symbols[j:]
+        valid &= part >= 0
+        if vocab == "acgt":
+            code = code * 4 + part.clamp(min=0)
+        else:
+            code = (code * _HASH_BASE + part.clamp(min=0)) % _HASH_MODULUS
+    if vocab == "hashed":
+        code = code % buckets
+    lengths = lengths.to(device=tokens.device, dtype=torch.int64)
+    sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=tokens.device), lengths)
+    starts = torch.cumsum(lengths, 0) - lengths
+    valid &= torch.arange(n, device=tokens.device) - starts[sequence_of] <= lengths[sequence_of] - k
+    ids = torch.where(valid, code + FIRST_KMER, torch.full_like(code, NO_KMER))
+    return ids.masked_fill(tokens == 0, 0)
+
+
+def kmer_profiles(ids: Tensor, lengths: Tensor, n_ids: int) -> Tensor:
+    """Frequencies of each sequence's k-mers (ids from :func:`kmer_ids`; padding and "no k-mer" not
+    counted): ``(N,)`` ids, ``(B,)`` lengths -> ``(B, n_ids - 2)`` float32 rows summing to 1 (0 when a
+    sequence has no k-mer)."""
+    lengths = lengths.to(device=ids.device, dtype=torch.int64)
+    sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths)
+    counts = torch.zeros(len(lengths) * n_ids, dtype=torch.float32, device=ids.device)
+    counts.index_add_(0, sequence_of * n_ids + ids, torch.ones(ids.shape[0], dtype=torch.float32, device=ids.device))
+    counts = counts.view(len(lengths), n_ids)[:, FIRST_KMER:]
+    return counts / counts.sum(1, keepdim=True).clamp(min=1)
+
+
+__all__ = ["KMER_VOCABS", "kmer_ids", "kmer_profiles", "kmer_vocab_size"]
