@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from genomix.datasets.h5write import GuardedFile, hdf5_output, write_array
 from genomix.errors import DatasetFormatError
 
 logger = logging.getLogger(__name__)
@@ -108,24 +108,18 @@ def write_dataset(
 
     Raises:
         ValueError: an argument or array is inconsistent (the message names the split and array).
+        OutputError: the disk is full (or the file cannot be written); nothing is left at ``path``.
+        KeyboardInterrupt: Ctrl-C during the write; likewise nothing is left at ``path``.
     """
     _check_header(splits, task=task, alphabet=alphabet, classes=classes)
     for name, arrays in splits.items():
         _check_split(name, arrays, classes=classes)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(descriptor)
-    try:
-        with h5py.File(temporary, "w") as handle:
-            _write_attrs(handle, task=task, alphabet=alphabet, vocab=vocab, classes=classes,
-                         provenance=provenance, extra_attrs=extra_attrs)
-            for name, arrays in splits.items():
-                _write_split(handle.create_group(name), arrays)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with hdf5_output(target) as (handle, guard):
+        _write_attrs(handle, task=task, alphabet=alphabet, vocab=vocab, classes=classes,
+                     provenance=provenance, extra_attrs=extra_attrs)
+        for name, arrays in splits.items():
+            _write_split(handle.create_group(name), arrays, guard)
     logger.info("wrote %s (%s)", target, ", ".join(f"{name}: {len(a)}" for name, a in splits.items()))
 
 
@@ -184,42 +178,42 @@ def _write_attrs(handle: h5py.File, *, task, alphabet, vocab, classes, provenanc
         attrs[key] = value if isinstance(value, (str, int, float, bool, np.number)) else json.dumps(value)
 
 
-def _write_split(group: h5py.Group, arrays: SplitArrays) -> None:
+def _write_split(group: h5py.Group, arrays: SplitArrays, guard: GuardedFile) -> None:
     if arrays.tokens is not None:
-        _write_array(group, "tokens", np.ascontiguousarray(arrays.tokens, dtype=np.uint8))
+        _write_array(group, "tokens", np.ascontiguousarray(arrays.tokens, dtype=np.uint8), guard)
     else:
-        _write_array(group, "values", np.ascontiguousarray(arrays.values, dtype=np.float32))
-    _write_array(group, "offsets", np.asarray(arrays.offsets, dtype=np.int64))
+        _write_array(group, "values", np.ascontiguousarray(arrays.values, dtype=np.float32), guard)
+    _write_array(group, "offsets", np.asarray(arrays.offsets, dtype=np.int64), guard)
     labels = np.asarray(arrays.labels)
     labels = labels.astype(np.int64) if np.issubdtype(labels.dtype, np.integer) else labels.astype(np.float32)
-    _write_array(group, "labels", labels)
+    _write_array(group, "labels", labels, guard)
     group.create_dataset("ids", data=np.array(list(arrays.ids), dtype=object), dtype=_STRING)
     if arrays.meta:
         meta = group.create_group("meta")
         for column, values in arrays.meta.items():
-            _write_column(meta, column, values)
+            _write_column(meta, column, values, guard)
     for name, values in arrays.extra.items():
         if name in group:
             raise ValueError(f"extra array {name!r} would overwrite a standard dataset of the split")
-        _write_array(group, name, np.asarray(values))
+        _write_array(group, name, np.asarray(values), guard)
 
 
-def _write_column(group: h5py.Group, name: str, values: np.ndarray | list) -> None:
+def _write_column(group: h5py.Group, name: str, values: np.ndarray | list, guard: GuardedFile) -> None:
     array = np.asarray(values)
     if array.dtype.kind in "biuf":
-        _write_array(group, name, array)
+        _write_array(group, name, array, guard)
     else:
         group.create_dataset(name, data=np.array([str(v) for v in values], dtype=object), dtype=_STRING)
 
 
-def _write_array(group: h5py.Group, name: str, array: np.ndarray) -> None:
+def _write_array(group: h5py.Group, name: str, array: np.ndarray, guard: GuardedFile) -> None:
     if array.size == 0 or array.nbytes < CHUNK_BYTES // 4:
-        group.create_dataset(name, data=array)
+        write_array(group, name, array, guard)
         return
     row_bytes = max(1, array.itemsize * int(np.prod(array.shape[1:])))
     rows = max(1, min(len(array), CHUNK_BYTES // row_bytes))
-    group.create_dataset(name, data=array, chunks=(rows, *array.shape[1:]), compression=COMPRESSION,
-                         shuffle=array.itemsize > 1)
+    write_array(group, name, array, guard, chunks=(rows, *array.shape[1:]), compression=COMPRESSION,
+                shuffle=array.itemsize > 1)
 
 
 # ----------------------------------------------------------------------------------------- reading

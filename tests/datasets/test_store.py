@@ -134,7 +134,7 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch
     _write(path, {"train": _split([2])})
     before = path.read_bytes()
 
-    def explode(group, arrays):
+    def explode(group, arrays, guard):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(store, "_write_split", explode)
