@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from genomix.errors import ConfigError
+from genomix.files import create_temporary
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -141,11 +141,8 @@ class PredictionWriter:
         else:
             target = Path(self.path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, self._temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                                           dir=target.parent)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self._temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+            descriptor, temporary = create_temporary(target)  # mode 0o666 less the umask
+            self._temporary = str(temporary)
             self.stream = os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")
         self._open = True
         self.write_header()

@@ -32,6 +32,7 @@ from typing import Any
 import pysam
 
 from genomix.errors import ConfigError, InputFormatError
+from genomix.files import create_temporary
 from genomix.io.compression import GZIP_MAGIC
 
 logger = logging.getLogger(__name__)
@@ -302,12 +303,9 @@ class VcfWriter:
         if command:
             self.header.add_line(f"##genomix_command={command}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, self._temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                                       dir=self.path.parent)
+        descriptor, temporary = create_temporary(self.path)  # mode 0o666 less the umask
         os.close(descriptor)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        self._temporary = str(temporary)
         self._file = pysam.VariantFile(self._temporary, "wz" if self.compressed else "w", header=self.header)
 
     def write(self, record: Any, *, info: dict[str, Any] | None = None, filters: Sequence[str] = ()) -> None:

@@ -17,15 +17,16 @@ Writes are atomic: a temporary file beside the target, flushed, then renamed ove
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genomix.errors import CheckpointError
+from genomix.errors import CheckpointError, OutputError
+from genomix.files import atomic_open, is_disk_full
 
 FORMAT = "genomix-checkpoint"
 VERSION = 1
@@ -35,16 +36,23 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` (plus format and version) atomically to ``path``."""
     path = Path(path)
     payload = {"format": FORMAT, "version": VERSION, **payload}
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with atomic_open(path, "wb") as stream:
             torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except (OSError, RuntimeError) as error:  # torch reports a failed write as a RuntimeError
+        if isinstance(error, OSError) or is_disk_full(error) or "write failed" in str(error):
+            reason = "no space left on device" if is_disk_full(error) or _full(path) else str(error).splitlines()[-1]
+            raise OutputError(getattr(error, "errno", None) or errno.EIO,
+                              f"cannot write checkpoint {path}: {reason}; the previous file there, if any, "
+                              "is unchanged", str(path)) from None
         raise
+
+
+def _full(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -128,12 +128,12 @@ def evaluate_checkpoint(
     }
     out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent
     out.mkdir(parents=True, exist_ok=True)
-    rundir.write_json(out / f"{name}.json", report)
-    if plots:
+    if plots:  # first: each PNG is written atomically, and the report last, once everything else is there
         from genomix.training import plots as plotting
 
         plotting.write_all(out, report=report, labels=labels, scores=scores,
                            history=rundir.read_metrics(Path(checkpoint).parent), prefix=f"{split}_")
+    rundir.write_json(out / f"{name}.json", report)
     metric_line = ", ".join(f"{k} {v:.4f}" for k, v in report["metrics"].items() if isinstance(v, float))
     logger.info("%s on %s/%s: %s", checkpoint, dataset_path, split, metric_line)
     return report

@@ -414,7 +414,12 @@ def train(
                 logger.info("%s on the CPU: %s", resolve_precision(config.precision, context.device),
                             "fused kernels (genomix.native)" if native.available()
                             else "ATen ops only, the fused kernels could not be built (docs/model.md)")
-        summary = trainer.run()
+        try:
+            summary = trainer.run()
+        except BaseException:
+            if not resume and context.is_main:
+                rundir.abandon_new(out_dir)
+            raise
         buffers.POOL.clear()
         if config.final_test and context.is_main and "test" in trainer.dataset.split_names:
             from genomix.training.evaluate import evaluate_checkpoint

@@ -11,6 +11,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from genomix.files import atomic_path
+
+
+def _save(fig, path: str | Path) -> None:
+    """Save a PNG atomically: a full disk leaves no half-drawn file at ``path``."""
+    try:
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary, dpi=100, format="png")
+    finally:
+        plt.close(fig)
+
 
 def learning_curves(history: list[dict[str, Any]], path: str | Path) -> None:
     """Train loss and valid metrics against optimizer steps."""
@@ -27,8 +38,7 @@ def learning_curves(history: list[dict[str, Any]], path: str | Path) -> None:
     right.set(xlabel="optimizer step", title="valid")
     right.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _curve_points(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -58,8 +68,7 @@ def roc_pr_curves(labels: np.ndarray, probabilities: np.ndarray, classes: list[s
     pr.set(xlabel="recall", ylabel="precision", title="precision-recall (one-vs-rest)")
     roc.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def confusion(matrix: list[list[int]], classes: list[str], path: str | Path) -> None:
@@ -75,8 +84,7 @@ def confusion(matrix: list[list[int]], classes: list[str], path: str | Path) -> 
                   color="white" if count > matrix_np.max() / 2 else "black")
     axis.set(xlabel="predicted", ylabel="true", title="confusion matrix")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def metric_by_length(rows: list[dict[str, Any]], path: str | Path) -> None:
@@ -92,8 +100,7 @@ def metric_by_length(rows: list[dict[str, Any]], path: str | Path) -> None:
     axis.set(ylabel="metric", title="metrics by length percentile bin")
     axis.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def write_all(out_dir: str | Path, *, report: dict[str, Any], labels: np.ndarray, scores: np.ndarray,
