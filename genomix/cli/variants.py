@@ -43,8 +43,10 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
     from genomix.inference.variants import score_vcf
     from genomix.io.vcf import check_output_path
     from genomix.training.checkpoint import load_model
+    from genomix.validation import check_output_not_input
 
     check_output_path(out)
+    check_output_not_input(out, [model_path, reference, vcf])
     aliases = parse_contig_aliases(contig_alias)
     model, info = load_model(model_path, device=device)
     if info.get("task") != "variant_effect":

@@ -26,6 +26,7 @@ from genomix.errors import AlphabetError, ConfigError, InputFormatError
 from genomix.io.fasta import read_fasta
 from genomix.io.genbank import GenBankRecord, read_genbank
 from genomix.io.tables import read_label_table
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def build_taxonomy_from_genbank(
     """
     if not paths:
         raise ConfigError("give at least one --genbank file")
+    check_output_not_input(out, paths)
     labeller = genbank_labeller(rank=rank, label_from=label_from)
     collection = LabelledCollection(filters=filters, sources=[str(p) for p in paths])
     for path in paths:
@@ -167,6 +169,7 @@ def build_taxonomy_from_fasta(
             without label, or no record left; no file is written then.
     """
     path = str(path)
+    check_output_not_input(out, [path, labels])
     label_of = _fasta_labeller(labels, id_column=id_column, label_column=label_column, label_regex=label_regex)
     collection = LabelledCollection(filters=filters, sources=[path])
     unlabelled: list[str] = []

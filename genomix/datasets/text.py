@@ -30,6 +30,7 @@ from genomix.datasets.builder import Filters, LabelledCollection
 from genomix.datasets.provenance import make_provenance
 from genomix.errors import ConfigError, InputFormatError
 from genomix.io.compression import open_text, read_errors
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ def build_text(
     """
     if file_format not in FORMATS:
         raise ConfigError(f"text input format must be one of {', '.join(FORMATS)}, got {file_format!r}")
+    check_output_not_input(out, [path])
     collection = LabelledCollection(filters=filters or Filters())
     collection.sources.append(str(path))
     for row in read_text_rows(path, file_format=file_format, text_column=text_column,

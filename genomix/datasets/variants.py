@@ -49,6 +49,7 @@ from genomix.datasets.variant_windows import Locus, VariantLocator, check_window
 from genomix.errors import ConfigError, InputFormatError
 from genomix.io.reference import Reference
 from genomix.io.vcf import VcfReader, VcfRecord, is_symbolic
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def build_variant_dataset(
         ConfigError: a bad option. InputFormatError: a bad input file, a contig missing from the
         reference, or (``strict``) a REF mismatch.
     """
+    check_output_not_input(out, [reference, vcf])
     window = check_window(window)
     fractions = check_fractions(fractions)
     label_field = info_field(label, option="--label")

@@ -22,6 +22,7 @@ from genomix.errors import DatasetFormatError
 from genomix.training import rundir
 from genomix.training.metrics import metrics_by_length
 from genomix.training.tasks import TASKS
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ def kmer_baseline(
 
     from genomix.training.metrics import classification_metrics, regression_metrics
 
+    if out is not None:
+        check_output_not_input(out, [dataset_path])
     started = time.monotonic()
     dataset = open_dataset(dataset_path)
     if dataset.task not in TASKS:

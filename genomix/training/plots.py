@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from genomix.files import atomic_path
+from genomix.errors import OutputError
+from genomix.files import atomic_path, is_disk_full
 
 
 def _save(fig, path: str | Path) -> None:
@@ -19,6 +21,9 @@ def _save(fig, path: str | Path) -> None:
     try:
         with atomic_path(path) as temporary:
             fig.savefig(temporary, dpi=100, format="png")
+    except OSError as error:
+        reason = "no space left on device" if is_disk_full(error) else (error.strerror or str(error))
+        raise OutputError(error.errno or errno.EIO, f"cannot write plot {path}: {reason}", str(path)) from None
     finally:
         plt.close(fig)
 
