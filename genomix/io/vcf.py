@@ -33,6 +33,7 @@ import pysam
 
 from genomix.errors import ConfigError, InputFormatError
 from genomix.files import create_temporary
+from genomix.validation import check_region_contig, parse_region
 from genomix.io.compression import GZIP_MAGIC
 
 logger = logging.getLogger(__name__)
@@ -115,12 +116,21 @@ class VcfReader:
     def __init__(self, path: str | os.PathLike, *, region: str | None = None) -> None:
         self.path = str(path)
         self.region = region
+        self._interval = parse_region(region) if region is not None else None  # a bad region fails first
         if not os.path.isfile(self.path):
             raise FileNotFoundError(2, "No such file", self.path)
         self._temporary: str | None = None
         self._opened_path = self._readable_path()
         self._file = self._open(self._opened_path)
         self.header = self._file.header
+        if region is not None:
+            indexed = list(self._file.index) if self._file.index is not None else []
+            try:
+                check_region_contig(region, dict.fromkeys([*self.header.contigs, *indexed]),
+                                    where=f"{self.path} (its header and index)")
+            except ConfigError:
+                self.close()
+                raise
 
     def _readable_path(self) -> str:
         with open(self.path, "rb") as handle:
@@ -169,7 +179,7 @@ class VcfReader:
         Raises:
             InputFormatError: a malformed record (the message names file, line number and line).
         """
-        iterator = self._file.fetch(region=self.region) if self.region else iter(self._file)
+        iterator = self._fetch() if self.region else iter(self._file)
         number = 0
         while True:
             try:
@@ -183,6 +193,14 @@ class VcfReader:
             alts = tuple(record.alts or ())
             yield VcfRecord(number=number, chrom=record.chrom, pos=record.pos, id=record.id,
                             ref=(record.ref or "").upper(), alts=alts, record=record)
+
+    def _fetch(self) -> Iterator:
+        contig, start, end = self._interval
+        try:
+            return self._file.fetch(contig, None if start is None else start - 1, end)
+        except ValueError:  # declared in the header, but the index holds no record on it
+            logger.info("%s: no record on %s (--region %s)", self.path, contig, self.region)
+            return iter(())
 
     def _describe_bad_record(self, number: int, error: Exception) -> str:
         where = f"record {number:,}"

@@ -217,3 +217,149 @@ def test_truncated_gzip_labels_fail_in_one_line(tmp_path):
     _one_line_error(_invoke("build-dataset", "taxonomy", "-q", "--fasta", fasta, "--labels", table, "--out", out),
                     str(table))
     assert not out.exists()
+
+
+# ------------------------------------------------------------------- items 6 to 9: input real users have
+
+
+def test_pandas_label_table_with_its_index_column_builds(tmp_path):
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(">a\n" + "ACGT" * 30 + "\n>b\n" + "GGCA" * 30 + "\n>c\n" + "TTGA" * 30 + "\n")
+    table = tmp_path / "labels.tsv"  # what df.to_csv(path, sep="\t") writes: an unnamed index column first
+    table.write_text("\tid\tlabel\tlength\n0\ta\tx\t120\n1\tb\ty\t120\n2\tc\tx\t120\n")
+    out = tmp_path / "d.h5"
+    result = _invoke("build-dataset", "taxonomy", "-q", "--fasta", fasta, "--labels", table, "--split", "1,0,0",
+                     "--out", out)
+    assert result.exit_code == 0, result.output
+    from genomix.datasets.store import open_dataset
+
+    with open_dataset(out) as dataset:
+        assert dataset.split("train").meta_columns == ["length"]
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("id\tlabel\tlabel\n", "column 'label' occurs twice"),
+    ("id\tlabel\thost/organism\n", "holds a '/'"),
+])
+def test_label_table_with_bad_column_names_fails_in_one_line(tmp_path, header, expected):
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(">a\nACGT\n")
+    table = tmp_path / "labels.tsv"
+    table.write_text(header + "a\tx\ty\n")
+    out = tmp_path / "d.h5"
+    _one_line_error(_invoke("build-dataset", "taxonomy", "-q", "--fasta", fasta, "--labels", table, "--out", out),
+                    str(table), expected)
+    assert not out.exists()
+
+
+def test_several_files_after_one_option(shared_data, fixtures, tmp_path):
+    """--genbank *.gb as the shell expands it; --fasta likewise."""
+    out = tmp_path / "gb.h5"
+    result = _invoke("build-dataset", "taxonomy", "-q", "--genbank", shared_data / "genbank" / "ls_orchid.gbk",
+                     fixtures / "genbank" / "cor6_6.gb", "--label-from", "organism", "--split", "1,0,0", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "records read: 100" in result.output
+    first, second = tmp_path / "a.fa", tmp_path / "b.fa"
+    first.write_text(">a\n" + "ACGT" * 30 + "\n")
+    second.write_text(">b\n" + "GGCA" * 30 + "\n>c\n" + "TTGA" * 30 + "\n")
+    result = _invoke("build-dataset", "taxonomy", "-q", "--fasta", first, second, "--label-regex", r"^(\w)",
+                     "--split", "1,0,0", "--out", tmp_path / "fa.h5")
+    assert result.exit_code == 0, result.output
+    assert "records read: 3" in result.output
+
+
+@pytest.mark.parametrize("style", ["genbank", "fasta"])
+def test_a_record_id_in_two_files_is_refused(shared_data, tmp_path, style):
+    """The Kaptive case: two reference files share locus names; they would land in different splits."""
+    if style == "genbank":
+        first = shared_data / "genbank" / "ls_orchid.gbk"
+        second = Path(shutil.copy(first, tmp_path / "variants.gbk"))
+        args = ["--genbank", first, second, "--rank", "genus"]
+        record = "Z78533.1"
+    else:
+        first, second = tmp_path / "a.fa", tmp_path / "b.fa"
+        first.write_text(">KL122\nACGTACGT\n>KL1\nACGTTT\n")
+        second.write_text(">KL2\nGGGGCC\n>KL122\nACGTACGA\n")
+        args = ["--fasta", first, second, "--label-regex", r"^(KL)"]
+        record = "KL122"
+    out = tmp_path / "d.h5"
+    _one_line_error(_invoke("build-dataset", "taxonomy", "-q", *args, "--out", out),
+                    f"record id {record!r} occurs in {first} and in {second}")
+    assert not out.exists()
+
+
+@pytest.fixture
+def indexed_mito(shared_data, tmp_path):
+    import pysam
+
+    reference, vcf = copy_mito(shared_data, tmp_path / "mito")
+    compressed = tmp_path / "mito" / "mito.vcf.gz"
+    pysam.tabix_compress(str(vcf), str(compressed))
+    pysam.tabix_index(str(compressed), preset="vcf")
+    return reference, compressed
+
+
+@pytest.mark.parametrize("region, expected", [
+    ("chrX", "contig 'chrX' is not in"),
+    ("chrM:500-100", "the end 100 is before the start 500"),
+    ("chrM:0-100", "positions are 1-based"),
+    ("chrM:1-x", "is not CHROM, CHROM:START or CHROM:START-END"),
+])
+@pytest.mark.parametrize("command", ["variant-effect", "score-variants"])
+def test_bad_region_fails_in_one_line(indexed_mito, tmp_path, region, expected, command, monkeypatch):
+    reference, vcf = indexed_mito
+    out = tmp_path / "out.h5"
+    if command == "variant-effect":
+        args = ["build-dataset", "variant-effect", "-q", "--reference", reference, "--vcf", vcf,
+                "--label", "INFO/STATUS", "--contig-alias", "chrM=NC_012920.1", "--region", region, "--out", out]
+    else:
+        import torch
+
+        from genomix.models.variant import RefAltModel
+
+        model = RefAltModel(16, 2, max_seq_len=32, track_size=4, hidden_size=8)
+        monkeypatch.setattr("genomix.training.checkpoint.load_model", lambda path, *, device="cpu": (
+            model, {"task": "variant_effect", "classes": ["other", "Cfrm"], "config": {"window": 16}}))
+        checkpoint = tmp_path / "model.pt"
+        torch.save({}, checkpoint)
+        out = tmp_path / "out.vcf"
+        args = ["score-variants", checkpoint, "--reference", reference, "--vcf", vcf, "--contig-alias",
+                "chrM=NC_012920.1", "--region", region, "--out", out, "-q"]
+    _one_line_error(_invoke(*args), f"--region {region!r}", expected)
+    assert not out.exists()
+
+
+def test_unknown_group_by_field_is_refused(indexed_mito, tmp_path):
+    reference, vcf = indexed_mito
+    out = tmp_path / "out.h5"
+    _one_line_error(_invoke("build-dataset", "variant-effect", "-q", "--reference", reference, "--vcf", vcf,
+                            "--label", "INFO/STATUS", "--contig-alias", "chrM=NC_012920.1", "--group-by",
+                            "INFO/NOPE", "--out", out), "--group-by INFO/NOPE", "declares no such INFO field")
+    assert not out.exists()
+
+
+def test_the_alts_of_one_record_stay_in_one_split(shared_data, tmp_path):
+    from variant_files import edit_vcf
+
+    from genomix.datasets.store import open_dataset
+
+    reference, vcf = copy_mito(shared_data, tmp_path / "mito")
+
+    def three_alts(number, line):  # every SNV gets all three ALTs, all labelled by its STATUS
+        fields = line.split("\t")
+        if len(fields[3]) == 1 and len(fields[4]) == 1 and fields[3] in "ACGT":
+            fields[4] = ",".join(b for b in "ACGT" if b != fields[3])
+        return "\t".join(fields)
+
+    multi = edit_vcf(vcf, tmp_path / "multi.vcf", three_alts)
+    out = tmp_path / "d.h5"
+    result = _invoke("build-dataset", "variant-effect", "-q", "--reference", reference, "--vcf", multi,
+                     "--label", "INFO/STATUS", "--label-map", "Cfrm*=1,*=0", "--window", "64",
+                     "--contig-alias", "chrM=NC_012920.1", "--seed", "3", "--out", out)
+    assert result.exit_code == 0, result.output
+    split_of: dict[int, set[str]] = {}
+    with open_dataset(out) as dataset:
+        for name in dataset.split_names:
+            for record in dataset.split(name).meta("record"):
+                split_of.setdefault(int(record), set()).add(name)
+    assert max(len(names) for names in split_of.values()) == 1
