@@ -35,6 +35,7 @@ import h5py
 import numpy as np
 
 from genomix.datasets.h5write import GuardedFile, hdf5_output, write_array
+from genomix.datasets.integrity import check_split, check_storage, check_tokens
 from genomix.errors import DatasetFormatError
 
 logger = logging.getLogger(__name__)
@@ -246,13 +247,18 @@ class DatasetFile:
         self.vocab: dict = self.attrs["vocab"]
         self.classes: list[str] | None = self.attrs.get("classes")
         self.provenance: dict = self.attrs["provenance"]
+        self.vocab_size: int = _check_vocab(self.vocab, self.alphabet, self.path)
+        if self.classes is not None and (not isinstance(self.classes, list) or not self.classes):
+            raise DatasetFormatError(f"{self.path}: attribute 'classes' should be a non-empty JSON list of "
+                                     f"class names, found {self.classes!r}")
+        check_storage(handle, self.path)  # before any array is read: no links, no external or sparse data
         names = [name for name in handle if isinstance(handle[name], h5py.Group)]
         self.split_names: list[str] = sorted(
             names, key=lambda n: (SPLIT_NAMES.index(n) if n in SPLIT_NAMES else len(SPLIT_NAMES), n))
         if not self.split_names:
             raise DatasetFormatError(f"{self.path}: the dataset has no split group")
         for name in self.split_names:
-            _check_split_group(handle[name], f"{self.path}: split {name!r}")
+            check_split(handle[name], f"{self.path}: split {name!r}", classes=self.classes)
         self._splits: dict[str, SplitView] = {}
 
     def split(self, name: str) -> "SplitView":
@@ -394,7 +400,7 @@ class SplitView:
                 raise DatasetFormatError(f"{self.dataset.path}: split {self.name!r} has no array {name!r}; "
                                          f"available: {', '.join(self.extra_names) or 'none'}")
         start, stop = group[f"{prefix}_offsets"][self._index(k):self._index(k) + 2]
-        return group[f"{prefix}_tokens"][start:stop]
+        return self._checked(group[f"{prefix}_tokens"][start:stop], f"{prefix}_tokens")
 
     def _index(self, k: int) -> int:
         n = len(self)
@@ -406,7 +412,12 @@ class SplitView:
     def __getitem__(self, k: int) -> np.ndarray:
         """Tokens ``uint8 (length,)`` (or values ``float32 (length, channels)``) of sequence ``k``."""
         k = self._index(k)
-        return self._group()[self.data_name][self.offsets[k]:self.offsets[k + 1]]
+        return self._checked(self._group()[self.data_name][self.offsets[k]:self.offsets[k + 1]])
+
+    def _checked(self, tokens: np.ndarray, name: str | None = None) -> np.ndarray:
+        """``tokens`` as read, after checking they lie in the vocabulary (real values pass as they are)."""
+        return check_tokens(tokens, vocab_size=self.dataset.vocab_size,
+                            where=f"{self.dataset.path}: split {self.name!r} {name or self.data_name}")
 
     def read_many(self, indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Several sequences, concatenated in the given order, ready for the variable-length model.
@@ -434,7 +445,7 @@ class SplitView:
             block = dataset[base:self.offsets[last + 1]]
             for k in range(first, last + 1):
                 pieces[k] = block[self.offsets[k] - base:self.offsets[k + 1] - base]
-        return np.concatenate([pieces[k] for k in indices]), lengths
+        return self._checked(np.concatenate([pieces[k] for k in indices])), lengths
 
     def __repr__(self) -> str:
         return f"SplitView({self.dataset.path!r}, {self.name!r}, n={len(self)})"
@@ -481,15 +492,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_split_group(group: h5py.Group, where: str) -> None:
-    data = [name for name in ("tokens", "values") if name in group]
-    if len(data) != 1:
-        raise DatasetFormatError(f"{where}: expected exactly one of 'tokens' or 'values', found "
-                                 f"{', '.join(data) or 'neither'}")
-    for name in ("offsets", "labels", "ids"):
-        if name not in group:
-            raise DatasetFormatError(f"{where}: missing required array {name!r}")
-    n = group["offsets"].shape[0] - 1
-    if n < 0 or group["labels"].shape[0] != n or group["ids"].shape[0] != n:
-        raise DatasetFormatError(f"{where}: {n + 1} offsets but {group['labels'].shape[0]} labels and "
-                                 f"{group['ids'].shape[0]} ids (expected n + 1, n, n)")
+def _check_vocab(vocab: Any, alphabet: str, path: str) -> int:
+    """The number of token values (the largest token + 1), after checking the vocabulary's shape."""
+    if not isinstance(vocab, dict):
+        raise DatasetFormatError(f"{path}: attribute 'vocab' should be a JSON object, found {type(vocab).__name__}")
+    if alphabet == "values":
+        return 0
+    if alphabet == "bytes":  # token = byte value; every uint8 is one
+        return 256
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in vocab.values()):
+        raise DatasetFormatError(f"{path}: attribute 'vocab' should map each letter to an integer token")
+    if not vocab or min(vocab.values()) < 0 or max(vocab.values()) > 255:
+        raise DatasetFormatError(f"{path}: vocabulary tokens should lie in 0..255 (uint8), found "
+                                 f"{min(vocab.values(), default=None)}..{max(vocab.values(), default=None)}")
+    return max(vocab.values()) + 1
