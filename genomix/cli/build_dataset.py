@@ -17,8 +17,10 @@ from genomix.cli import command_line
 from genomix.cli._errors import user_errors
 from genomix.datasets.ranks import RANKS
 from genomix.datasets.splits import parse_fractions
+from genomix.validation import SEED_MAX
 
 _OUT = click.Path(dir_okay=False, writable=True)
+SEED = click.IntRange(0, SEED_MAX)  # what numpy and torch accept
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
 
 
@@ -40,7 +42,7 @@ def dataset_options(function: Callable) -> Callable:
         click.option("--dedup", is_flag=True, help="Drop repeated identical sequences (first one kept)."),
         click.option("--split", "split_text", default="0.8,0.1,0.1", show_default=True,
                      help="train,valid,test fractions (stratified by class)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the split."),
         click.option("--group-by", help="Meta column whose equal values stay in one split."),
         click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),

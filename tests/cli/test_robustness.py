@@ -363,3 +363,28 @@ def test_the_alts_of_one_record_stay_in_one_split(shared_data, tmp_path):
             for record in dataset.split(name).meta("record"):
                 split_of.setdefault(int(record), set()).add(name)
     assert max(len(names) for names in split_of.values()) == 1
+
+
+# ------------------------------------------------------------------- item 11: seeds and configs
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "99999999999999999999"])
+def test_build_seed_out_of_range_is_a_usage_error(fixtures, tmp_path, seed):
+    out = tmp_path / "d.h5"
+    result = _invoke("build-dataset", "taxonomy", "-q", "--genbank", fixtures / "genbank" / "cor6_6.gb",
+                     "--label-from", "organism", "--seed", seed, "--out", out)
+    assert result.exit_code == 2 and "--seed" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("override", ["lr=inf", "select_metric=nope", "epochs=99999999999999999999", "seed=-5"])
+def test_train_refuses_a_bad_config_before_any_work(orchid, tmp_path, override):
+    run = tmp_path / "run"
+    _one_line_error(_invoke("train", orchid, "--out", run, "-q", *TINY, override))
+    assert not (run / "config.json").exists()
+
+
+def test_train_refuses_a_config_file_that_is_not_utf8(orchid, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_bytes(b"epochs = 1\n# \xff\xfe\n")
+    _one_line_error(_invoke("train", orchid, "--config", config, "--out", tmp_path / "run", "-q"), "not UTF-8 text")
