@@ -388,3 +388,39 @@ def test_train_refuses_a_config_file_that_is_not_utf8(orchid, tmp_path):
     config = tmp_path / "run.toml"
     config.write_bytes(b"epochs = 1\n# \xff\xfe\n")
     _one_line_error(_invoke("train", orchid, "--config", config, "--out", tmp_path / "run", "-q"), "not UTF-8 text")
+
+
+# ------------------------------------------------------------------- item 12: the k-mer baseline
+
+
+def test_baseline_on_a_one_class_dataset_fails_in_one_line(tmp_path):
+    import numpy as np
+
+    from genomix.alphabet import DNA
+    from genomix.datasets.store import SplitArrays, write_dataset
+
+    rng = np.random.default_rng(0)
+    splits = {name: SplitArrays(tokens=rng.integers(1, 5, 10 * n, dtype=np.uint8),
+                                offsets=np.arange(0, 10 * n + 1, 10), labels=np.zeros(n, dtype=np.int64),
+                                ids=[f"{name}{k}" for k in range(n)]) for name, n in (("train", 20), ("valid", 5))}
+    path = tmp_path / "one.h5"
+    write_dataset(path, splits, task="classification", alphabet="dna", vocab=DNA.vocab, classes=["only"],
+                  provenance={})
+    _one_line_error(_invoke("baseline", "kmer", path, "-q"), "needs at least two classes", "found 1 (only)")
+
+
+def test_baseline_on_variant_effect_classification_fits_a_classifier(shared_data, tmp_path):
+    import json
+
+    reference, vcf = copy_mito(shared_data, tmp_path / "mito")
+    dataset = tmp_path / "mito.h5"
+    result = _invoke("build-dataset", "variant-effect", "-q", "--reference", reference, "--vcf", vcf, "--label",
+                     "INFO/STATUS", "--label-map", "Cfrm*=1,*=0", "--window", "64", "--contig-alias",
+                     "chrM=NC_012920.1", "--out", dataset)
+    assert result.exit_code == 0, result.output
+    report = tmp_path / "kmer.json"
+    result = _invoke("baseline", "kmer", dataset, "-k", "2", "-q", "--out", report)
+    assert result.exit_code == 0, result.output
+    values = json.loads(report.read_text())
+    assert values["model"] == "logistic_regression"
+    assert 0 <= values["valid"]["roc_auc"] <= 1 and "mse" not in values["valid"]
