@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,10 @@ class VcfReader:
             except StopIteration:
                 return
             except (OSError, ValueError) as error:
+                damage = _compression_damage(self._opened_path)
+                if damage is not None:
+                    raise InputFormatError(f"{self.path}: corrupt compressed data after record {number:,} "
+                                           f"({damage}); the file is damaged: download or compress it again") from None
                 raise InputFormatError(self._describe_bad_record(number + 1, error)) from None
             number += 1
             alts = tuple(record.alts or ())
@@ -215,18 +220,41 @@ class VcfReader:
     def close(self) -> None:
         """Close the file and remove any temporary decompressed copy."""
         handle = getattr(self, "_file", None)
-        if handle is not None:
-            handle.close()
-            self._file = None
-        if self._temporary is not None:
-            Path(self._temporary).unlink(missing_ok=True)
-            self._temporary = None
+        self._file = None
+        try:
+            if handle is not None:
+                handle.close()
+        except OSError as error:  # htslib reports a read error again on close ("Closing failed: Success")
+            damage = _compression_damage(self._opened_path) or error.strerror or str(error)
+            raise InputFormatError(f"{self.path}: could not be read to the end ({damage})") from None
+        finally:
+            if self._temporary is not None:
+                Path(self._temporary).unlink(missing_ok=True)
+                self._temporary = None
 
     def __enter__(self) -> "VcfReader":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            self.close()
+        except InputFormatError:
+            if exc_type is None:  # otherwise the error in flight says more
+                raise
+
+
+def _compression_damage(path: str) -> str | None:
+    """What is wrong with the gzip/BGZF data of ``path`` (``None``: not compressed, or intact)."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(2) != GZIP_MAGIC:
+                return None
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def _find_record_line(path: str, number: int) -> tuple[int | None, str]:
@@ -241,7 +269,7 @@ def _find_record_line(path: str, number: int) -> tuple[int | None, str]:
                 seen += 1
                 if seen == number:
                     return line_number, line.rstrip("\n")
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         pass
     return None, ""
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,22 @@ def _full(path: Path) -> bool:
         return False
 
 
+def _unreadable(error: Exception) -> str:
+    """Why torch could not load a file, without torch's advice to retry with ``weights_only=False``.
+
+    That advice would run whatever code the file holds; genomix checkpoints never need it.
+    """
+    text = str(error)
+    if "Unsupported global" in text or "Unsupported class" in text:
+        return ("holds Python objects besides tensors and plain containers, so it is not a genomix checkpoint; "
+                "refused (genomix never runs code from a checkpoint)")
+    if isinstance(error, pickle.UnpicklingError) or "Weights only load failed" in text:
+        return "not a PyTorch checkpoint genomix can read (damaged, or another kind of file)"
+    lines = [line for line in text.strip().splitlines() if line.strip() and "weights_only" not in line]
+    detail = lines[0][:200] if lines else ""
+    return f"not a PyTorch checkpoint genomix can read ({type(error).__name__}{': ' + detail if detail else ''})"
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``) and check its format and version.
 
@@ -65,10 +83,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 (torch raises many types for a bad file)
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"checkpoint {path}: cannot be read safely ({first_line[:200]})") from None
+        raise CheckpointError(f"checkpoint {path}: {_unreadable(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path}: not a genomix checkpoint")
     if payload.get("version") != VERSION:

@@ -424,3 +424,48 @@ def test_baseline_on_variant_effect_classification_fits_a_classifier(shared_data
     values = json.loads(report.read_text())
     assert values["model"] == "logistic_regression"
     assert 0 <= values["valid"]["roc_auc"] <= 1 and "mse" not in values["valid"]
+
+
+# ------------------------------------------------------------------- item 14: messages that mislead
+
+
+def test_corrupt_bgzf_block_in_a_vcf_names_the_damage(shared_data, tmp_path):
+    import pysam
+
+    source = shared_data / "variants" / "mpra_kircher2019"
+    plain = tmp_path / "mpra.vcf"
+    plain.write_bytes(gzip.open(source / "kircher2019_satmut_GRCh38.vcf.gz").read())
+    compressed = tmp_path / "mpra.vcf.gz"
+    pysam.tabix_compress(str(plain), str(compressed))
+    data = bytearray(compressed.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 40] = bytes(b ^ 0x55 for b in data[middle:middle + 40])
+    compressed.write_bytes(bytes(data))
+    reference = Path(shutil.copy(source / "element_reference_GRCh38_from_Ref_alleles.fasta", tmp_path / "ref.fa"))
+    out = tmp_path / "d.h5"
+    line = _one_line_error(_invoke("build-dataset", "variant-effect", "-q", "--reference", reference, "--vcf",
+                                   compressed, "--label", "INFO/COEF", "--element-field", "ELEMENT", "--out", out),
+                           str(compressed), "corrupt compressed data after record")
+    assert "Closing failed" not in line
+    assert not out.exists()
+
+
+class _NotATensor:
+    pass
+
+
+@pytest.mark.parametrize("content", ["text", "pickled_object", "random"])
+def test_a_file_that_is_not_a_checkpoint_gets_no_unsafe_advice(orchid, tmp_path, content):
+    import torch
+
+    path = tmp_path / "model.pt"
+    if content == "text":
+        path.write_text("hello\n")
+    elif content == "pickled_object":
+        torch.save({"model": _NotATensor()}, path)
+    else:
+        path.write_bytes(os.urandom(2000))
+    line = _one_line_error(_invoke("evaluate", path, orchid, "-q", "--out", tmp_path / "eval"), f"checkpoint {path}")
+    assert "weights_only" not in line and "Re-running" not in line
+    if content == "pickled_object":
+        assert "genomix never runs code from a checkpoint" in line
