@@ -18,6 +18,7 @@ No torch here (house rule 1).
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import logging
 import os
@@ -32,8 +33,8 @@ from typing import Any
 
 import pysam
 
-from genomix.errors import ConfigError, InputFormatError
-from genomix.files import create_temporary
+from genomix.errors import ConfigError, InputFormatError, OutputError
+from genomix.files import create_temporary, is_disk_full
 from genomix.validation import check_region_contig, parse_region
 from genomix.io.compression import GZIP_MAGIC
 
@@ -243,6 +244,13 @@ class VcfReader:
                 raise
 
 
+def _disk_full_at(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
 def _compression_damage(path: str) -> str | None:
     """What is wrong with the gzip/BGZF data of ``path`` (``None``: not compressed, or intact)."""
     try:
@@ -380,9 +388,19 @@ class VcfWriter:
         """Finish: compress + index and rename into place (``keep``), or remove the temporary file."""
         if self._file is None:
             return
-        self._file.close()
-        self._file = None
         temporary = Path(self._temporary)
+        try:
+            self._file.close()
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            if not keep:
+                return
+            reason = "no space left on device" if is_disk_full(error) or _disk_full_at(temporary) else (
+                error.strerror or str(error))
+            raise OutputError(error.errno or errno.EIO, f"cannot write {self.path}: {reason}; nothing was "
+                              "written there", str(self.path)) from None
+        finally:
+            self._file = None
         if not keep:
             temporary.unlink(missing_ok=True)
             return

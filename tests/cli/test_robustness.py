@@ -205,6 +205,31 @@ def test_evaluate_on_a_full_disk_leaves_no_report(orchid, tmp_path, monkeypatch)
     assert _listing(out) == {"evaluation.json": PREVIOUS}
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_annotate_on_a_full_disk_leaves_nothing(orchid, tmp_path, monkeypatch):
+    from genomix.io import predictions
+
+    run = tmp_path / "run"
+    assert _invoke("train", orchid, "--out", run, "-q", *TINY, "epochs=1").exit_code == 0
+    fasta = tmp_path / "reads.fa"
+    fasta.write_text("".join(f">r{i}\n{'ACGT' * 50}\n" for i in range(3000)))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    real = predictions.create_temporary
+
+    def onto_a_full_disk(target):  # the temporary file exists, but every byte written to it fails
+        descriptor, path = real(target)
+        os.close(descriptor)
+        return os.open("/dev/full", os.O_WRONLY), path
+
+    monkeypatch.setattr(predictions, "create_temporary", onto_a_full_disk)
+    out = out_dir / "reads.tsv"
+    out.write_bytes(PREVIOUS)
+    _one_line_error(_invoke("annotate", run / "best.pt", fasta, "--out", out, "-q"),
+                    f"cannot write {out}: no space left on device")
+    assert _listing(out_dir) == {"reads.tsv": PREVIOUS}
+
+
 # ------------------------------------------------------------------- shared: gzip that lies
 
 
