@@ -93,8 +93,9 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
     if resume_dir is not None:
         if out_dir is not None and Path(out_dir).resolve() != Path(resume_dir).resolve():
             raise click.UsageError("--resume continues a run in its own folder; drop --out or give the same folder")
-        if config_path is not None or overrides or flags:
-            raise ConfigError("--resume continues with the run's own config; options cannot change on resume")
+        if config_path is not None or flags:
+            raise ConfigError("--resume continues with the run's own config; options cannot change on resume "
+                              "(only max_minutes=... and num_threads=...)")
         out_dir, config = resume_dir, None
     else:
         if out_dir is None:
@@ -103,7 +104,8 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
     bar = _StepBar(disable=quiet)
     try:
         summary = run_training(dataset, out_dir=out_dir, config=config, resume=resume_dir is not None,
-                               progress=bar, device=device)
+                               resume_overrides=overrides if resume_dir is not None else (), progress=bar,
+                               device=device)
     finally:
         bar.close()
     if not quiet and os.environ.get("RANK", "0") == "0":

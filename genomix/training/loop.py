@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +246,7 @@ class Trainer:
         """Train to the end (or early stop / time limit); returns a summary."""
         config = self.config
         started = time.monotonic() - self.elapsed_s
+        self.session_started = time.monotonic()  # max_minutes limits this invocation, not the whole run
         window_tokens, window_start = 0, time.monotonic()
         stop_reason = "finished"
         for epoch in range(self.sampler.epoch, config.epochs):
@@ -315,6 +316,8 @@ class Trainer:
                 stop_reason = "time limit"
                 break
         if stop_reason == "time limit":
+            if self.last_eval_step != self.step:  # so a stopped run always leaves a usable best.pt
+                self.evaluate(epoch)
             self.save_last()
         elif stop_reason == "early stopping":
             self.save_last(finished=True)
@@ -324,7 +327,7 @@ class Trainer:
                 "best_score": self.best_score, "elapsed_s": self.elapsed_s}
 
     def _out_of_time(self) -> bool:
-        over = self.elapsed_s > 60 * self.config.max_minutes
+        over = time.monotonic() - self.session_started > 60 * self.config.max_minutes
         return bool(distributed.broadcast_object(over, self.context))
 
     def _optimizer_step(self) -> None:
@@ -337,6 +340,29 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
+
+
+RESUME_KEYS = ("max_minutes", "num_threads")
+"""Config keys that may change on ``--resume``: neither changes what the run computes."""
+
+
+def _resumed_config(stored: dict[str, Any], overrides: Sequence[str], *, source: str) -> TrainConfig:
+    """The run's own config, with the few :data:`RESUME_KEYS` changes allowed on resume.
+
+    Raises:
+        ConfigError: an override of another key, or a bad value.
+    """
+    from genomix.training.config import _parse_value
+
+    raw = dict(stored)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or key not in RESUME_KEYS:
+            raise ConfigError(f"--resume continues with the run's own config; only {', '.join(RESUME_KEYS)} can "
+                              f"change (max_minutes=30), got {item!r}")
+        raw[key] = _parse_value(text.strip())
+    return from_dict(raw, source=source)
 
 
 def _finite(values: dict[str, Any]) -> dict[str, Any]:
@@ -353,6 +379,7 @@ def train(
     out_dir: str | Path,
     config: TrainConfig | None = None,
     resume: bool = False,
+    resume_overrides: Sequence[str] = (),
     progress: ProgressCallback | None = None,
     device: str = "auto",
 ) -> dict[str, Any]:
@@ -363,6 +390,8 @@ def train(
         out_dir: the run directory (new, unless ``resume``).
         config: the options (defaults when ``None``); ignored when resuming (the run's own is used).
         resume: continue the run in ``out_dir`` from its ``last.pt``.
+        resume_overrides: ``key=value`` changes on resume, only for :data:`RESUME_KEYS` (e.g.
+            ``max_minutes=30``: a run stopped by its time limit gets a new one).
         progress: called with a dict after each optimizer step (``kind='step'``) and evaluation.
         device: ``auto``, ``cpu`` or ``cuda``.
 
@@ -381,7 +410,7 @@ def train(
             payload = read_checkpoint(out_dir / rundir.LAST)
             if payload.get("train_state", {}).get("finished"):
                 raise GenomixError(f"the run in {out_dir} has already finished; nothing to resume")
-            config = from_dict(payload["config"], source=f"{out_dir / rundir.LAST} config")
+            config = _resumed_config(payload["config"], resume_overrides, source=f"{out_dir / rundir.LAST} config")
         else:
             config = config or TrainConfig()
             problem = None

@@ -536,3 +536,22 @@ def test_annotate_without_native_kernels_on_two_records(orchid, tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and len(done.stdout.strip().splitlines()) == 3
+
+
+# ------------------------------------------------------------------- item 15: runs stopped and restarted
+
+
+def test_a_run_stopped_by_its_time_limit_leaves_best_pt_and_resumes_with_a_new_limit(orchid, tmp_path):
+    import json
+
+    run = tmp_path / "run"
+    result = _invoke("train", orchid, "--out", run, *TINY, "epochs=2", "max_minutes=0.0001")
+    assert result.exit_code == 0, result.output
+    summary = json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
+    assert summary["stop_reason"] == "time limit" and summary["step"] < summary["total_steps"]
+    assert (run / "best.pt").exists()  # evaluated at the stop, though no evaluation was due yet
+    _one_line_error(_invoke("train", orchid, "--resume", run, "lr=1"), "only max_minutes, num_threads can change")
+    result = _invoke("train", orchid, "--resume", run, "max_minutes=0")
+    assert result.exit_code == 0, result.output
+    summary = json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
+    assert summary["stop_reason"] == "finished" and summary["step"] == summary["total_steps"]
