@@ -118,3 +118,23 @@ def check_region_contig(region: str, contigs: Iterable[str], *, where: str, opti
         shown = ", ".join(known[:10]) + (f", ... ({len(known):,} in all)" if len(known) > 10 else "")
         raise ConfigError(f"{option} {region!r}: contig {contig!r} is not in {where}; its contigs: "
                           f"{shown or 'none'}")
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str, *, option: str = "--device") -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is present, else ``cpu``; other names are checked.
+
+    Raises:
+        ConfigError: an unknown device, or ``cuda`` on a machine without one.
+    """
+    import torch  # here, not at the top: genomix.io uses this module and never imports torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ConfigError(f"{option} should be one of {', '.join(DEVICES)}, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but no CUDA device is available")
+    return device

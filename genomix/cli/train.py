@@ -120,16 +120,16 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
 @click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--split", default="test", help="Which split to score.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where evaluation.json and the plots go (default: the checkpoint's folder).")
+              help="Where evaluation_SPLIT.json and the plots go (default: the checkpoint's folder).")
 @click.option("--max-tokens", type=int, default=65536, help="Token budget per batch.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
-@click.option("--no-plots", is_flag=True, help="Only evaluation.json.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--no-plots", is_flag=True, help="Only evaluation_SPLIT.json.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @user_errors
 def evaluate(checkpoint: Path, dataset: Path, split: str, out_dir: Path | None, max_tokens: int,
              precision: str, device: str, no_plots: bool, quiet: bool) -> None:
-    """Score CHECKPOINT on a split of DATASET.h5: evaluation.json, ROC/PR, confusion and length plots."""
+    """Score CHECKPOINT on a split of DATASET.h5: evaluation_SPLIT.json, ROC/PR, confusion and length plots."""
     from tqdm import tqdm
 
     from genomix.training.evaluate import evaluate_checkpoint

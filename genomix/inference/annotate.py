@@ -50,7 +50,7 @@ from genomix.precision import PRECISIONS
 from genomix.precision import autocast as precision_autocast
 from genomix.training.checkpoint import load_model
 from genomix.training.tasks import ClassificationTask, batch_inputs
-from genomix.validation import check_output_not_input
+from genomix.validation import check_output_not_input, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -425,9 +425,5 @@ def _check_options(*, out: Any, bed: Any, window: int | None, stride: int | None
 
 
 def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but no CUDA device is available")
-    return device
+    return resolve_device(device)
 

@@ -222,7 +222,7 @@ class Trainer:
             else:
                 self.bad_evaluations += 1
             record = {
-                "step": self.step, "epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"],
+                "step": self.step, "epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"],
                 "train_loss": self.running["loss_sum"] / max(1, self.running["batches"]),
                 "elapsed_s": round(self.elapsed_s, 1), "valid": valid, "best": improved,
             }

@@ -197,12 +197,12 @@ def test_evaluate_on_a_full_disk_leaves_no_report(orchid, tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     out = tmp_path / "eval"
     out.mkdir()
-    (out / "evaluation.json").write_bytes(PREVIOUS)
+    (out / "evaluation_test.json").write_bytes(PREVIOUS)
     with monkeypatch.context() as patch:
         patch.setattr("matplotlib.figure.Figure.savefig", _disk_full)
         result = _invoke("evaluate", run / "best.pt", orchid, "--split", "test", "-q", "--out", out)
     _one_line_error(result, "no space left on device")
-    assert _listing(out) == {"evaluation.json": PREVIOUS}
+    assert _listing(out) == {"evaluation_test.json": PREVIOUS}
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
@@ -555,3 +555,18 @@ def test_a_run_stopped_by_its_time_limit_leaves_best_pt_and_resumes_with_a_new_l
     assert result.exit_code == 0, result.output
     summary = json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
     assert summary["stop_reason"] == "finished" and summary["step"] == summary["total_steps"]
+
+
+# ------------------------------------------------------------------- item 17: evaluation per split
+
+
+def test_evaluating_two_splits_keeps_both_reports(orchid, tmp_path):
+    import json
+
+    run = tmp_path / "run"
+    assert _invoke("train", orchid, "--out", run, "-q", *TINY, "epochs=1").exit_code == 0
+    for split in ("valid", "test"):
+        result = _invoke("evaluate", run / "best.pt", orchid, "--split", split, "-q", "--no-plots")
+        assert result.exit_code == 0, result.output
+    for split in ("valid", "test"):
+        assert json.loads((run / f"evaluation_{split}.json").read_text())["split"] == split

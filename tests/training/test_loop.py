@@ -39,7 +39,7 @@ def test_full_run_writes_its_outputs(orchid_h5, tmp_path):
     saved = json.loads((out / "config.json").read_text())
     assert saved["config"]["lr"] == 3e-3 and sum(saved["steps_per_epoch"]) == summary["total_steps"]
     records = rundir.read_metrics(out)
-    assert [r["epoch"] for r in records] == [0, 1] and records[-1]["step"] == summary["total_steps"]
+    assert [r["epoch"] for r in records] == [1, 2] and records[-1]["step"] == summary["total_steps"]
     assert 0.0 <= records[-1]["valid"]["roc_auc"] <= 1.0
     test = json.loads((out / "test_metrics.json").read_text())
     assert test["split"] == "test" and "roc_auc" in test["metrics"]
