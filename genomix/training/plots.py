@@ -14,6 +14,7 @@ import numpy as np
 
 from genomix.errors import OutputError
 from genomix.files import atomic_path, is_disk_full
+from genomix.training.metrics import binary_average_precision, binary_roc_auc
 
 
 def _save(fig, path: str | Path) -> None:
@@ -66,12 +67,15 @@ def roc_pr_curves(labels: np.ndarray, probabilities: np.ndarray, classes: list[s
         if not positive.any() or positive.all():
             continue
         fpr, tpr, recall, precision = _curve_points(positive, probabilities[:, c])
-        roc.plot(fpr, tpr, label=name)
-        pr.plot(recall, precision, label=name)
+        auc = binary_roc_auc(positive, probabilities[:, c])
+        average_precision = binary_average_precision(positive, probabilities[:, c])
+        roc.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f}, n={int(positive.sum()):,})")
+        pr.plot(recall, precision, label=f"{name} (AP {average_precision:.3f})")
     roc.plot([0, 1], [0, 1], color="grey", linestyle=":")
     roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (one-vs-rest)")
     pr.set(xlabel="recall", ylabel="precision", title="precision-recall (one-vs-rest)")
     roc.legend(fontsize="small")
+    pr.legend(fontsize="small")
     fig.tight_layout()
     _save(fig, path)
 
@@ -100,9 +104,9 @@ def metric_by_length(rows: list[dict[str, Any]], path: str | Path) -> None:
     fig, axis = plt.subplots(figsize=(9, 4))
     for key in keys:
         axis.plot(range(len(rows)), [np.nan if r.get(key) is None else r[key] for r in rows], marker="o", label=key)
-    axis.set_xticks(range(len(rows)), [f"{r['bin']}\n({r['min_length']:,}-{r['max_length']:,})" for r in rows],
-                    rotation=60, ha="right", fontsize="x-small")
-    axis.set(ylabel="metric", title="metrics by length percentile bin")
+    axis.set_xticks(range(len(rows)), [f"{r['bin']}\n({r['min_length']:,}-{r['max_length']:,})\nn={r.get('n', 0):,}"
+                                       for r in rows], rotation=60, ha="right", fontsize="x-small")
+    axis.set(ylabel="metric", title="metrics by length percentile bin (n: sequences per bin; a bin of 1 scores 0 or 1)")
     axis.legend()
     fig.tight_layout()
     _save(fig, path)
@@ -116,7 +120,7 @@ def write_all(out_dir: str | Path, *, report: dict[str, Any], labels: np.ndarray
     if history:
         learning_curves(history, out_dir / "learning_curves.png")
         written.append(out_dir / "learning_curves.png")
-    if report["task"] == "classification":
+    if report.get("classes") and "confusion" in report["metrics"]:  # classification, variant effect included
         classes = list(report["classes"])
         roc_pr_curves(np.asarray(labels), np.asarray(scores), classes, out_dir / f"{prefix}roc_pr.png")
         confusion(report["metrics"]["confusion"], classes, out_dir / f"{prefix}confusion.png")

@@ -68,6 +68,8 @@ def test_evaluate_classification(mito_run):
     _invoke("evaluate", run / "best.pt", dataset, "--split", "test", "--quiet")
     report = json.loads((run / "evaluation_test.json").read_text())
     assert report["task"] == "variant_effect" and 0.0 <= report["metrics"]["roc_auc"] <= 1.0
+    for name in ("test_roc_pr.png", "test_confusion.png", "test_metric_by_length.png"):  # issue 18 item 17
+        assert (run / name).stat().st_size > 1000, name
     assert report["by_length"]
 
 
