@@ -124,7 +124,7 @@ class Trainer:
         self.best_score: float | None = None
         self.bad_evaluations = 0
         self.last_eval_step = -1
-        self.running = {"loss_sum": 0.0, "batches": 0, "tokens": 0}
+        self.running = _fresh_running()
         self.elapsed_s = 0.0
         if resume_payload is not None:
             self._load_train_state(resume_payload)
@@ -153,7 +153,7 @@ class Trainer:
         self.best_score = state["best_score"]
         self.bad_evaluations = int(state["bad_evaluations"])
         self.last_eval_step = int(state["last_eval_step"])
-        self.running = dict(state["running"])
+        self.running = {**_fresh_running(), **state["running"]}
         self.elapsed_s = float(state["elapsed_s"])
         _set_rng_state(state["rng"])
 
@@ -224,6 +224,7 @@ class Trainer:
             record = {
                 "step": self.step, "epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"],
                 "train_loss": self.running["loss_sum"] / max(1, self.running["batches"]),
+                "train_losses": list(self.running["step_losses"]),  # per optimizer step since the last line
                 "elapsed_s": round(self.elapsed_s, 1), "valid": valid, "best": improved,
             }
             rundir.append_metrics(self.out_dir, record)
@@ -235,7 +236,7 @@ class Trainer:
             if self.progress:
                 self.progress({"kind": "eval", **record})
             stop = self.config.patience > 0 and self.bad_evaluations >= self.config.patience
-        self.running = {"loss_sum": 0.0, "batches": 0, "tokens": 0}
+        self.running = _fresh_running()
         self.last_eval_step = self.step
         self.model.train()
         return bool(distributed.broadcast_object(stop, self.context))
@@ -276,12 +277,17 @@ class Trainer:
                     (loss / config.grad_accum).backward()
                 self.running["loss_sum"] += float(loss.item())
                 self.running["batches"] += 1
+                self.running["step_loss_sum"] += float(loss.item())
+                self.running["step_batches"] += 1
                 batch_tokens = int(self.train_sizes[indices].sum()) * self.context.world_size
                 self.running["tokens"] += batch_tokens
                 window_tokens += batch_tokens
                 if not is_step:
                     continue
                 micro = 0
+                self.running["step_losses"].append(
+                    round(self.running["step_loss_sum"] / max(1, self.running["step_batches"]), 6))
+                self.running["step_loss_sum"], self.running["step_batches"] = 0.0, 0
                 self._optimizer_step()
                 self.elapsed_s = time.monotonic() - started
                 if self.progress and self.context.is_main:
@@ -363,6 +369,12 @@ def _resumed_config(stored: dict[str, Any], overrides: Sequence[str], *, source:
                               f"change (max_minutes=30), got {item!r}")
         raw[key] = _parse_value(text.strip())
     return from_dict(raw, source=source)
+
+
+def _fresh_running() -> dict[str, Any]:
+    """Train-loss sums since the last evaluation, and the mean loss of each optimizer step since then."""
+    return {"loss_sum": 0.0, "batches": 0, "tokens": 0, "step_loss_sum": 0.0, "step_batches": 0,
+            "step_losses": []}
 
 
 def _finite(values: dict[str, Any]) -> dict[str, Any]:

@@ -35,8 +35,13 @@ def learning_curves(history: list[dict[str, Any]], path: str | Path) -> None:
         return
     steps = [r["step"] for r in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(steps, [r.get("train_loss") for r in history], marker="o")
-    left.set(xlabel="optimizer step", ylabel="train loss (mean since last eval)", title="training loss")
+    per_step = [(r["step"] - len(r["train_losses"]) + 1 + k, loss) for r in history
+                for k, loss in enumerate(r.get("train_losses") or [])]
+    if per_step:
+        left.plot(*zip(*per_step), linewidth=0.6, alpha=0.5, label="each step")
+    left.plot(steps, [r.get("train_loss") for r in history], marker="o", label="mean since last eval")
+    left.set(xlabel="optimizer step", ylabel="train loss", title="training loss")
+    left.legend(fontsize="small")
     for key in ("roc_auc", "accuracy", "balanced_accuracy", "reg_acc", "pearson", "mse"):
         values = [r.get("valid", {}).get(key) for r in history]
         if any(v is not None for v in values):

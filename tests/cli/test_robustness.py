@@ -570,3 +570,16 @@ def test_evaluating_two_splits_keeps_both_reports(orchid, tmp_path):
         assert result.exit_code == 0, result.output
     for split in ("valid", "test"):
         assert json.loads((run / f"evaluation_{split}.json").read_text())["split"] == split
+
+
+def test_metrics_jsonl_holds_every_step_loss_and_counts_epochs_from_one(orchid, tmp_path):
+    from genomix.training import rundir
+
+    run = tmp_path / "run"
+    assert _invoke("train", orchid, "--out", run, "-q", *TINY, "epochs=2").exit_code == 0
+    records = rundir.read_metrics(run)
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert sum(len(r["train_losses"]) for r in records) == records[-1]["step"]
+    for record in records:
+        losses = record["train_losses"]
+        assert abs(sum(losses) / len(losses) - record["train_loss"]) < 1e-4  # grad_accum=1: same batches
