@@ -68,16 +68,20 @@ def write_json(path: str | Path, value: Any) -> None:
         raise _output_error(path, error) from None
 
 
-def _output_error(path: Path, error: OSError) -> OutputError:
+def _output_error(path: Path, error: OSError, *, replaced: bool = True) -> OutputError:
     reason = "no space left on device" if is_disk_full(error) else (error.strerror or str(error))
-    return OutputError(error.errno or errno.EIO, f"cannot write {path}: {reason}; the previous file there, "
-                       "if any, is unchanged", str(path))
+    after = "; the previous file there, if any, is unchanged" if replaced else ""
+    return OutputError(error.errno or errno.EIO, f"cannot write {path}: {reason}{after}", str(path))
 
 
 def append_metrics(out_dir: str | Path, record: dict[str, Any]) -> None:
-    """Append one evaluation record as a line of ``metrics.jsonl``."""
-    with open(Path(out_dir) / METRICS, "a") as stream:
-        stream.write(json.dumps(finite_or_none(record)) + "\n")
+    """Append one evaluation record as a line of ``metrics.jsonl`` (a torn line is skipped when read)."""
+    path = Path(out_dir) / METRICS
+    try:
+        with open(path, "a") as stream:
+            stream.write(json.dumps(finite_or_none(record)) + "\n")
+    except OSError as error:
+        raise _output_error(path, error, replaced=False) from None
 
 
 def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:

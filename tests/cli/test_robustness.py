@@ -73,6 +73,8 @@ def _variant_effect(i, out):
 
 
 OUT_IS_INPUT = {
+    "text": (lambda i, out: ["build-dataset", "text", "-q", "--tsv", i["labels"], "--text-column", "id",
+                             "--out", out], "labels"),
     "fasta": (_taxonomy_fasta, "fasta"),
     "labels": (_taxonomy_fasta, "labels"),
     "genbank": (lambda i, out: ["build-dataset", "taxonomy", "-q", "--genbank", i["genbank"], "--label-from",
