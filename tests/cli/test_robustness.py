@@ -34,9 +34,9 @@ def _invoke(*args):
 def _one_line_error(result, *fragments: str) -> str:
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]  # the line is on stderr
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and "Error" not in result.stdout
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
