@@ -232,6 +232,42 @@ def test_annotate_on_a_full_disk_leaves_nothing(orchid, tmp_path, monkeypatch):
     assert _listing(out_dir) == {"reads.tsv": PREVIOUS}
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 2 MB tmpfs, where the machine allows mounting one (root); skipped elsewhere."""
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root; the injected full disks above cover the same paths")
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_build_onto_a_real_full_disk(shared_data, small_disk):
+    """Before: a segmentation fault (rc 139), h5py tracebacks, and a 2 MB hidden file left on the disk."""
+    import subprocess
+
+    out = small_disk / "insects.h5"
+    out.write_bytes(PREVIOUS)
+    script = "import sys; from genomix.cli import main; sys.argv = ['genomix', *sys.argv[1:]]; main()"
+    done = subprocess.run([sys.executable, "-c", script, "build-dataset", "taxonomy", "-q", "--fasta",
+                           str(shared_data / "taxonomy" / "Insects.fasta.gz"), "--labels",
+                           str(shared_data / "taxonomy" / "Insects.labels.tsv"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no space left on device" in lines[0], done.stderr[-2000:]
+    assert _listing(small_disk) == {"insects.h5": PREVIOUS}
+
+
 # ------------------------------------------------------------------- shared: gzip that lies
 
 
