@@ -132,7 +132,7 @@ def is_disk_full(error: BaseException) -> bool:
     while error is not None and seen < 8:
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if "No space left on device" in str(error) or "errno = 28" in str(error):
+        if "No space left on device" in str(error):
             return True
         error = error.__cause__ or error.__context__
         seen += 1

@@ -100,6 +100,8 @@ class GuardedFile:
             view = memoryview(data).cast("B")
             while view:
                 written = self.raw.write(view)
+                if not written:
+                    raise OSError(errno.EIO, "the file accepted no bytes")
                 view = view[written:]
         except OSError as error:
             self.failure = error
@@ -169,19 +171,21 @@ def hdf5_output(target: str | os.PathLike, *,
             guard.finish()
         if interrupts.received is not None and guard.failure is None:
             guard.failure = KeyboardInterrupt()
-        _raise_failure(guard.failure, target)
+        _raise_failure(guard.failure, target, temporary)
         if verify is not None:
             verify(temporary)
 
 
-def _raise_failure(failure: BaseException | None, target: Path) -> None:
+def _raise_failure(failure: BaseException | None, target: Path, temporary: Path) -> None:
     if failure is None:
         return
     if isinstance(failure, KeyboardInterrupt):
         raise KeyboardInterrupt
     if isinstance(failure, OSError) and failure.errno in (errno.ENOSPC, errno.EDQUOT):
-        try:
-            free = f"; {os.statvfs(target.parent).f_bavail * os.statvfs(target.parent).f_frsize / 1e6:,.0f} MB free"
+        try:  # the partial file is removed on the way out: count its bytes as free
+            partial = temporary.stat().st_size
+            disk = os.statvfs(target.parent)
+            free = f" ({partial / 1e6:,.1f} MB written before it filled; {(disk.f_bavail * disk.f_frsize + partial) / 1e6:,.1f} MB free)"
         except OSError:
             free = ""
         raise OutputError(failure.errno, f"cannot write {target}: no space left on device{free}; "
