@@ -159,6 +159,9 @@ def _check_split(name: str, arrays: SplitArrays, *, classes: list[str] | None) -
             raise ValueError(f"{where}: labels must lie in 0..{len(classes) - 1} (one per class), "
                              f"got {labels.min()}..{labels.max()}")
     for column, values in arrays.meta.items():
+        if not isinstance(column, str) or not column or "/" in column or column == ".":
+            raise ValueError(f"{where}: meta column name {column!r} cannot be an HDF5 dataset name; expected a "
+                             "non-empty name without '/'")
         if len(values) != n:
             raise ValueError(f"{where}: meta column {column!r} has {len(values)} values, expected {n}")
 

@@ -621,3 +621,27 @@ def test_metrics_jsonl_holds_every_step_loss_and_counts_epochs_from_one(orchid, 
     for record in records:
         losses = record["train_losses"]
         assert abs(sum(losses) / len(losses) - record["train_loss"]) < 1e-4  # grad_accum=1: same batches
+
+
+@pytest.mark.parametrize("style", ["tsv", "jsonl"])
+def test_text_build_with_pandas_index_and_odd_column_names(tmp_path, style):
+    import json
+
+    if style == "tsv":
+        path = tmp_path / "docs.tsv"
+        path.write_text("\ttext\tlabel\n0\tit was the best of times\ta\n1\tcall me ishmael\tb\n")
+    else:
+        path = tmp_path / "docs.jsonl"
+        path.write_text("".join(json.dumps({"": k, "text": t, "label": lab}) + "\n"
+                                for k, (t, lab) in enumerate([("it was the best", "a"), ("call me", "b")])))
+    out = tmp_path / "d.h5"
+    result = _invoke("build-dataset", "text", "-q", f"--{style}", path, "--split", "1,0,0", "--out", out)
+    assert result.exit_code == 0, result.output
+    bad = tmp_path / f"bad.{style}"
+    if style == "tsv":
+        bad.write_text("text\tlabel\thost/organism\nsome text\ta\tx\n")
+    else:
+        bad.write_text(json.dumps({"text": "some text", "label": "a", "host/organism": "x"}) + "\n")
+    _one_line_error(_invoke("build-dataset", "text", "-q", f"--{style}", bad, "--out", tmp_path / "bad.h5"),
+                    str(bad), "'host/organism' cannot name a metadata column")
+    assert not (tmp_path / "bad.h5").exists()
