@@ -33,7 +33,7 @@ NORMS = ("LN", "BN", "GN", "None")
 CHECKPOINT_MODES = ("block", "segments")
 CLASS_WEIGHTS = ("none", "balanced")
 SELECT_METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
-MAX_EPOCHS = 100_000  # the schedule plans every epoch up front; more would hang before the first step
+MAX_EPOCHS = 10_000  # the schedule plans every epoch up front; more would hang before the first step
 MAX_INT = 2**53  # any larger count or size is a typo (and overflows int64 arithmetic downstream)
 
 
