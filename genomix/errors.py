@@ -27,3 +27,13 @@ class ConfigError(GenomixError, ValueError):
 
 class CheckpointError(GenomixError, ValueError):
     """A checkpoint is not a genomix checkpoint, or does not fit the data it is used with."""
+
+
+class OutputError(GenomixError, OSError):
+    """An output file could not be written (disk or quota full, an interrupted write); nothing was left.
+
+    Built like ``OSError(errno, message, filename)``; its text is the message alone, one clear line.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()

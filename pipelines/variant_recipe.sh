@@ -2,7 +2,7 @@
 # Run a variant-effect recipe end to end: build the dataset, the k-mer ridge baseline, train the ref/alt
 # ChordMixer, evaluate it on test.
 #   bash pipelines/variant_recipe.sh pipelines/mpra.toml [KEY=VALUE ...]
-# Everything lands in runs/<recipe>/ (dataset.h5, baseline_kmer_ridge.json, run/, run/evaluation.json).
+# Everything lands in runs/<recipe>/ (dataset.h5, baseline_kmer_ridge.json, run/, run/evaluation_test.json).
 # Running it again reuses the dataset and resumes a stopped run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -17,8 +17,10 @@ from genomix.cli import command_line
 from genomix.cli._errors import user_errors
 from genomix.datasets.ranks import RANKS
 from genomix.datasets.splits import parse_fractions
+from genomix.validation import SEED_MAX
 
 _OUT = click.Path(dir_okay=False, writable=True)
+SEED = click.IntRange(0, SEED_MAX)  # what numpy and torch accept
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
 
 
@@ -40,7 +42,7 @@ def dataset_options(function: Callable) -> Callable:
         click.option("--dedup", is_flag=True, help="Drop repeated identical sequences (first one kept)."),
         click.option("--split", "split_text", default="0.8,0.1,0.1", show_default=True,
                      help="train,valid,test fractions (stratified by class)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the split."),
         click.option("--group-by", help="Meta column whose equal values stay in one split."),
         click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
@@ -59,28 +61,37 @@ def common_arguments(*, classes, min_count, min_len, max_len, dedup, split_text,
 
 
 @build_dataset.command("taxonomy")
-@click.option("--genbank", "genbank", type=_IN, multiple=True, help="GenBank file(s) (plain, .gz, .bgz).")
+@click.argument("more_files", nargs=-1, type=_IN, metavar="[MORE_FILES]...")
+@click.option("--genbank", "genbank", type=_IN, multiple=True,
+              help="GenBank file(s) (plain, .gz, .bgz); several may follow one --genbank (--genbank *.gbk.gz).")
 @click.option("--rank", type=click.Choice(RANKS), help="Label by this rank of each record's lineage.")
 @click.option("--label-from", help="Label by 'organism' or 'qualifier:NAME' of the source feature.")
-@click.option("--fasta", type=_IN, help="A FASTA file (plain or .gz).")
+@click.option("--fasta", type=_IN, multiple=True,
+              help="FASTA file(s) (plain or .gz); several may follow one --fasta. Ids must be unique across files.")
 @click.option("--labels", type=_IN, help="TSV table of labels for --fasta.")
 @click.option("--id-column", default="id", show_default=True, help="Id column of --labels.")
 @click.option("--label-column", default="label", show_default=True, help="Label column of --labels.")
 @click.option("--label-regex", help="Regex with a group capturing the label from each FASTA header.")
 @dataset_options
 @user_errors
-def taxonomy(genbank, rank, label_from, fasta, labels, id_column, label_column, label_regex, out,
+def taxonomy(more_files, genbank, rank, label_from, fasta, labels, id_column, label_column, label_regex, out,
              as_json, quiet, **shared) -> None:
-    """Label sequences by taxon (GenBank lineage, or FASTA + labels) and write a dataset."""
+    """Label sequences by taxon (GenBank lineage, or FASTA + labels) and write a dataset.
+
+    Files after the options belong to --genbank or --fasta, whichever is given, so a shell glob
+    works: --genbank *.gbk.gz.
+    """
     from genomix.datasets import taxonomy as builder
     from genomix.errors import ConfigError
 
     kwargs = common_arguments(**shared)
     if bool(genbank) == bool(fasta):
-        raise ConfigError("give either --genbank FILE... or --fasta FILE (with --labels or --label-regex)")
+        raise ConfigError("give either --genbank FILE... or --fasta FILE... (with --labels or --label-regex)")
+    genbank, fasta = (list(genbank) + list(more_files), list(fasta)) if genbank else (
+        list(genbank), list(fasta) + list(more_files))
     with _progress(quiet) as progress:
         if genbank:
-            summary = builder.build_taxonomy_from_genbank(list(genbank), out, rank=rank, label_from=label_from,
+            summary = builder.build_taxonomy_from_genbank(genbank, out, rank=rank, label_from=label_from,
                                                           progress=progress, **kwargs)
         else:
             summary = builder.build_taxonomy_from_fasta(fasta, out, labels=labels, id_column=id_column,

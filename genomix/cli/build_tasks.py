@@ -15,10 +15,11 @@ import click
 
 from genomix.cli import command_line
 from genomix.cli._errors import user_errors
+from genomix.validation import SEED_MAX
 
 _OUT = click.Path(dir_okay=False, writable=True)
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
-_SEED = click.IntRange(min=0)
+_SEED = click.IntRange(0, SEED_MAX)
 _COUNT = click.IntRange(min=0)
 
 
@@ -128,7 +129,7 @@ def listops(n_train, n_valid, n_test, min_length, max_length, max_depth, max_arg
 @click.option("--dedup", is_flag=True, help="Drop repeated identical documents (first one kept).")
 @click.option("--split", "split_text", default="0.8,0.1,0.1", show_default=True,
               help="train,valid,test fractions (stratified by class).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the split.")
 @click.option("--group-by", help="Column whose equal values stay in one split.")
 @click.option("--out", "-o", type=_OUT, required=True, help="The .h5 dataset file to write.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

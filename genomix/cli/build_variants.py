@@ -12,6 +12,7 @@ import click
 
 from genomix.cli import command_line
 from genomix.cli._errors import user_errors
+from genomix.validation import SEED_MAX
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
 _OUT = click.Path(dir_okay=False, writable=True)
@@ -34,7 +35,7 @@ _OUT = click.Path(dir_okay=False, writable=True)
 @click.option("--region", help="Only variants in CHROM[:START-END] (needs an indexed VCF).")
 @click.option("--strict", is_flag=True, help="Fail on a REF mismatch instead of skipping it.")
 @click.option("--split", "split_text", default="0.8,0.1,0.1", show_default=True, help="train,valid,test fractions.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True, help="Seed of the split.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @user_errors

@@ -93,8 +93,9 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
     if resume_dir is not None:
         if out_dir is not None and Path(out_dir).resolve() != Path(resume_dir).resolve():
             raise click.UsageError("--resume continues a run in its own folder; drop --out or give the same folder")
-        if config_path is not None or overrides or flags:
-            raise ConfigError("--resume continues with the run's own config; options cannot change on resume")
+        if config_path is not None or flags:
+            raise ConfigError("--resume continues with the run's own config; options cannot change on resume "
+                              "(only max_minutes=... and num_threads=...)")
         out_dir, config = resume_dir, None
     else:
         if out_dir is None:
@@ -103,7 +104,8 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
     bar = _StepBar(disable=quiet)
     try:
         summary = run_training(dataset, out_dir=out_dir, config=config, resume=resume_dir is not None,
-                               progress=bar, device=device)
+                               resume_overrides=overrides if resume_dir is not None else (), progress=bar,
+                               device=device)
     finally:
         bar.close()
     if not quiet and os.environ.get("RANK", "0") == "0":
@@ -118,16 +120,16 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
 @click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--split", default="test", help="Which split to score.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where evaluation.json and the plots go (default: the checkpoint's folder).")
+              help="Where evaluation_SPLIT.json and the plots go (default: the checkpoint's folder).")
 @click.option("--max-tokens", type=int, default=65536, help="Token budget per batch.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
-@click.option("--no-plots", is_flag=True, help="Only evaluation.json.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--no-plots", is_flag=True, help="Only evaluation_SPLIT.json.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @user_errors
 def evaluate(checkpoint: Path, dataset: Path, split: str, out_dir: Path | None, max_tokens: int,
              precision: str, device: str, no_plots: bool, quiet: bool) -> None:
-    """Score CHECKPOINT on a split of DATASET.h5: evaluation.json, ROC/PR, confusion and length plots."""
+    """Score CHECKPOINT on a split of DATASET.h5: evaluation_SPLIT.json, ROC/PR, confusion and length plots."""
     from tqdm import tqdm
 
     from genomix.training.evaluate import evaluate_checkpoint

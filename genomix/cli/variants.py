@@ -32,7 +32,8 @@ _IN = click.Path(exists=True, dir_okay=False, readable=True)
 @click.option("--contig-alias", multiple=True, help="VCF_NAME=REFERENCE_NAME; repeatable.")
 @click.option("--element-field", help="INFO field naming each variant's reference record.")
 @click.option("--region", help="Only variants in CHROM[:START-END] (needs an indexed VCF).")
-@click.option("--device", default="cpu", show_default=True, help="torch device.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="torch device (auto: CUDA when present).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @user_errors
 def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, contig_alias, element_field, region,
@@ -43,10 +44,12 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
     from genomix.inference.variants import score_vcf
     from genomix.io.vcf import check_output_path
     from genomix.training.checkpoint import load_model
+    from genomix.validation import check_output_not_input, resolve_device
 
     check_output_path(out)
+    check_output_not_input(out, [model_path, reference, vcf])
     aliases = parse_contig_aliases(contig_alias)
-    model, info = load_model(model_path, device=device)
+    model, info = load_model(model_path, device=resolve_device(device))
     if info.get("task") != "variant_effect":
         raise CheckpointError(f"checkpoint {model_path}: a {info.get('task')!r} model; score-variants needs a "
                               f"variant_effect (ref/alt) model")

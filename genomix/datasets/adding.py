@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from genomix.datasets.h5write import GuardedFile, hdf5_output
 from genomix.datasets.provenance import make_provenance
 from genomix.datasets.splits import SPLIT_NAMES
 from genomix.datasets.store import FORMAT, VERSION, SplitArrays, open_dataset
@@ -307,26 +307,18 @@ def _ids(name: str, n: int) -> list[str]:
 def _write_file(target: Path, plans: list[SplitPlan], *, provenance: dict, attrs: dict,
                 progress: ProgressCallback | None) -> dict:
     """Write the dataset to a temporary file beside ``target``, check it opens, rename it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(descriptor)
-    try:
-        with h5py.File(temporary, "w") as handle:
-            handle.attrs.update({"format": FORMAT, "version": VERSION, "task": "regression",
-                                 "alphabet": "values", "vocab": json.dumps(VOCAB),
-                                 "provenance": json.dumps(provenance, default=str), **attrs})
-            summaries = {plan.name: _write_split(handle.create_group(plan.name), plan, progress)
-                         for plan in plans}
-        open_dataset(temporary).close()
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with hdf5_output(target, verify=lambda path: open_dataset(path).close()) as (handle, guard):
+        handle.attrs.update({"format": FORMAT, "version": VERSION, "task": "regression",
+                             "alphabet": "values", "vocab": json.dumps(VOCAB),
+                             "provenance": json.dumps(provenance, default=str), **attrs})
+        summaries = {plan.name: _write_split(handle.create_group(plan.name), plan, progress, guard)
+                     for plan in plans}
     logger.info("wrote %s (%s)", target, ", ".join(f"{name}: {s['sequences']}" for name, s in summaries.items()))
     return summaries
 
 
-def _write_split(group: h5py.Group, plan: SplitPlan, progress: ProgressCallback | None) -> dict:
+def _write_split(group: h5py.Group, plan: SplitPlan, progress: ProgressCallback | None,
+                 guard: GuardedFile) -> dict:
     offsets = plan.offsets
     total = int(offsets[-1])
     n = len(plan.lengths)
@@ -335,6 +327,7 @@ def _write_split(group: h5py.Group, plan: SplitPlan, progress: ProgressCallback 
     writer = _ChunkAlignedWriter(dataset)
     targets = []
     for values, block_targets in iter_blocks(plan):
+        guard.check()
         writer.write(values)
         targets.append(block_targets)
         if progress is not None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from genomix.errors import ConfigError, GenomixError
+from genomix.errors import ConfigError, GenomixError, InputFormatError
 from genomix.datasets.splits import SPLIT_NAMES, check_fractions, merge_groups, split_indices
 from genomix.datasets.store import SplitArrays, write_dataset
 
@@ -64,6 +64,7 @@ class LabelledCollection:
     seen_labels: set = field(default_factory=set)
     sources: list[str] = field(default_factory=list)
     first_skipped: dict[str, str] = field(default_factory=dict)
+    source_of: dict[str, str] = field(default_factory=dict)
 
     def skip(self, reason: str, record_id: str | None = None) -> None:
         """Count one record skipped for ``reason`` (the first record's id is kept for messages)."""
@@ -85,8 +86,20 @@ class LabelledCollection:
             return False
         return True
 
-    def add(self, record_id: str, tokens: np.ndarray, label: str, meta: dict[str, str]) -> None:
-        """Keep one labelled sequence (already length-checked with :meth:`accepts_length`)."""
+    def add(self, record_id: str, tokens: np.ndarray, label: str, meta: dict[str, str], *,
+            source: str | None = None) -> None:
+        """Keep one labelled sequence (already length-checked with :meth:`accepts_length`).
+
+        Raises:
+            InputFormatError: ``record_id`` was already added (from ``source`` or another file): the
+                two records could land in different splits and every output would name both.
+        """
+        if record_id in self.source_of:
+            first = self.source_of[record_id]
+            where = f"in {first}" + (f" and in {source}" if source and source != first else " twice")
+            raise InputFormatError(f"record id {record_id!r} occurs {where}; ids must be unique across all "
+                                   "inputs (else one id could land in train and in test); rename or drop one")
+        self.source_of[record_id] = source or "the input"
         self.ids.append(record_id)
         self.tokens.append(tokens)
         self.labels.append(label)

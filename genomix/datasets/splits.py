@@ -14,6 +14,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from genomix.errors import ConfigError
+from genomix.validation import check_seed
 
 SPLIT_NAMES = ("train", "valid", "test")
 
@@ -101,6 +102,7 @@ def split_indices(
         split name -> sorted ``int64`` item indices; every item is in exactly one split.
     """
     fractions = np.array(check_fractions(fractions))
+    seed = check_seed(seed)
     n = len(labels)
     group_ids = np.arange(n) if groups is None else merge_groups(list(groups))
     members: dict[int, list[int]] = {}

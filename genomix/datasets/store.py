@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from genomix.datasets.h5write import GuardedFile, hdf5_output, write_array
+from genomix.datasets.integrity import check_split, check_storage, check_tokens
 from genomix.errors import DatasetFormatError
 
 logger = logging.getLogger(__name__)
@@ -108,24 +109,18 @@ def write_dataset(
 
     Raises:
         ValueError: an argument or array is inconsistent (the message names the split and array).
+        OutputError: the disk is full (or the file cannot be written); nothing is left at ``path``.
+        KeyboardInterrupt: Ctrl-C during the write; likewise nothing is left at ``path``.
     """
     _check_header(splits, task=task, alphabet=alphabet, classes=classes)
     for name, arrays in splits.items():
         _check_split(name, arrays, classes=classes)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(descriptor)
-    try:
-        with h5py.File(temporary, "w") as handle:
-            _write_attrs(handle, task=task, alphabet=alphabet, vocab=vocab, classes=classes,
-                         provenance=provenance, extra_attrs=extra_attrs)
-            for name, arrays in splits.items():
-                _write_split(handle.create_group(name), arrays)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with hdf5_output(target) as (handle, guard):
+        _write_attrs(handle, task=task, alphabet=alphabet, vocab=vocab, classes=classes,
+                     provenance=provenance, extra_attrs=extra_attrs)
+        for name, arrays in splits.items():
+            _write_split(handle.create_group(name), arrays, guard)
     logger.info("wrote %s (%s)", target, ", ".join(f"{name}: {len(a)}" for name, a in splits.items()))
 
 
@@ -164,6 +159,9 @@ def _check_split(name: str, arrays: SplitArrays, *, classes: list[str] | None) -
             raise ValueError(f"{where}: labels must lie in 0..{len(classes) - 1} (one per class), "
                              f"got {labels.min()}..{labels.max()}")
     for column, values in arrays.meta.items():
+        if not isinstance(column, str) or not column or "/" in column or column == ".":
+            raise ValueError(f"{where}: meta column name {column!r} cannot be an HDF5 dataset name; expected a "
+                             "non-empty name without '/'")
         if len(values) != n:
             raise ValueError(f"{where}: meta column {column!r} has {len(values)} values, expected {n}")
 
@@ -184,42 +182,42 @@ def _write_attrs(handle: h5py.File, *, task, alphabet, vocab, classes, provenanc
         attrs[key] = value if isinstance(value, (str, int, float, bool, np.number)) else json.dumps(value)
 
 
-def _write_split(group: h5py.Group, arrays: SplitArrays) -> None:
+def _write_split(group: h5py.Group, arrays: SplitArrays, guard: GuardedFile) -> None:
     if arrays.tokens is not None:
-        _write_array(group, "tokens", np.ascontiguousarray(arrays.tokens, dtype=np.uint8))
+        _write_array(group, "tokens", np.ascontiguousarray(arrays.tokens, dtype=np.uint8), guard)
     else:
-        _write_array(group, "values", np.ascontiguousarray(arrays.values, dtype=np.float32))
-    _write_array(group, "offsets", np.asarray(arrays.offsets, dtype=np.int64))
+        _write_array(group, "values", np.ascontiguousarray(arrays.values, dtype=np.float32), guard)
+    _write_array(group, "offsets", np.asarray(arrays.offsets, dtype=np.int64), guard)
     labels = np.asarray(arrays.labels)
     labels = labels.astype(np.int64) if np.issubdtype(labels.dtype, np.integer) else labels.astype(np.float32)
-    _write_array(group, "labels", labels)
+    _write_array(group, "labels", labels, guard)
     group.create_dataset("ids", data=np.array(list(arrays.ids), dtype=object), dtype=_STRING)
     if arrays.meta:
         meta = group.create_group("meta")
         for column, values in arrays.meta.items():
-            _write_column(meta, column, values)
+            _write_column(meta, column, values, guard)
     for name, values in arrays.extra.items():
         if name in group:
             raise ValueError(f"extra array {name!r} would overwrite a standard dataset of the split")
-        _write_array(group, name, np.asarray(values))
+        _write_array(group, name, np.asarray(values), guard)
 
 
-def _write_column(group: h5py.Group, name: str, values: np.ndarray | list) -> None:
+def _write_column(group: h5py.Group, name: str, values: np.ndarray | list, guard: GuardedFile) -> None:
     array = np.asarray(values)
     if array.dtype.kind in "biuf":
-        _write_array(group, name, array)
+        _write_array(group, name, array, guard)
     else:
         group.create_dataset(name, data=np.array([str(v) for v in values], dtype=object), dtype=_STRING)
 
 
-def _write_array(group: h5py.Group, name: str, array: np.ndarray) -> None:
+def _write_array(group: h5py.Group, name: str, array: np.ndarray, guard: GuardedFile) -> None:
     if array.size == 0 or array.nbytes < CHUNK_BYTES // 4:
-        group.create_dataset(name, data=array)
+        write_array(group, name, array, guard)
         return
     row_bytes = max(1, array.itemsize * int(np.prod(array.shape[1:])))
     rows = max(1, min(len(array), CHUNK_BYTES // row_bytes))
-    group.create_dataset(name, data=array, chunks=(rows, *array.shape[1:]), compression=COMPRESSION,
-                         shuffle=array.itemsize > 1)
+    write_array(group, name, array, guard, chunks=(rows, *array.shape[1:]), compression=COMPRESSION,
+                shuffle=array.itemsize > 1)
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -252,13 +250,18 @@ class DatasetFile:
         self.vocab: dict = self.attrs["vocab"]
         self.classes: list[str] | None = self.attrs.get("classes")
         self.provenance: dict = self.attrs["provenance"]
+        self.vocab_size: int = _check_vocab(self.vocab, self.alphabet, self.path)
+        if self.classes is not None and (not isinstance(self.classes, list) or not self.classes):
+            raise DatasetFormatError(f"{self.path}: attribute 'classes' should be a non-empty JSON list of "
+                                     f"class names, found {self.classes!r}")
+        check_storage(handle, self.path)  # before any array is read: no links, no external or sparse data
         names = [name for name in handle if isinstance(handle[name], h5py.Group)]
         self.split_names: list[str] = sorted(
             names, key=lambda n: (SPLIT_NAMES.index(n) if n in SPLIT_NAMES else len(SPLIT_NAMES), n))
         if not self.split_names:
             raise DatasetFormatError(f"{self.path}: the dataset has no split group")
         for name in self.split_names:
-            _check_split_group(handle[name], f"{self.path}: split {name!r}")
+            check_split(handle[name], f"{self.path}: split {name!r}", classes=self.classes)
         self._splits: dict[str, SplitView] = {}
 
     def split(self, name: str) -> "SplitView":
@@ -400,7 +403,7 @@ class SplitView:
                 raise DatasetFormatError(f"{self.dataset.path}: split {self.name!r} has no array {name!r}; "
                                          f"available: {', '.join(self.extra_names) or 'none'}")
         start, stop = group[f"{prefix}_offsets"][self._index(k):self._index(k) + 2]
-        return group[f"{prefix}_tokens"][start:stop]
+        return self._checked(group[f"{prefix}_tokens"][start:stop], f"{prefix}_tokens")
 
     def _index(self, k: int) -> int:
         n = len(self)
@@ -412,7 +415,12 @@ class SplitView:
     def __getitem__(self, k: int) -> np.ndarray:
         """Tokens ``uint8 (length,)`` (or values ``float32 (length, channels)``) of sequence ``k``."""
         k = self._index(k)
-        return self._group()[self.data_name][self.offsets[k]:self.offsets[k + 1]]
+        return self._checked(self._group()[self.data_name][self.offsets[k]:self.offsets[k + 1]])
+
+    def _checked(self, tokens: np.ndarray, name: str | None = None) -> np.ndarray:
+        """``tokens`` as read, after checking they lie in the vocabulary (real values pass as they are)."""
+        return check_tokens(tokens, vocab_size=self.dataset.vocab_size,
+                            where=f"{self.dataset.path}: split {self.name!r} {name or self.data_name}")
 
     def read_many(self, indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Several sequences, concatenated in the given order, ready for the variable-length model.
@@ -440,7 +448,7 @@ class SplitView:
             block = dataset[base:self.offsets[last + 1]]
             for k in range(first, last + 1):
                 pieces[k] = block[self.offsets[k] - base:self.offsets[k + 1] - base]
-        return np.concatenate([pieces[k] for k in indices]), lengths
+        return self._checked(np.concatenate([pieces[k] for k in indices])), lengths
 
     def __repr__(self) -> str:
         return f"SplitView({self.dataset.path!r}, {self.name!r}, n={len(self)})"
@@ -487,15 +495,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_split_group(group: h5py.Group, where: str) -> None:
-    data = [name for name in ("tokens", "values") if name in group]
-    if len(data) != 1:
-        raise DatasetFormatError(f"{where}: expected exactly one of 'tokens' or 'values', found "
-                                 f"{', '.join(data) or 'neither'}")
-    for name in ("offsets", "labels", "ids"):
-        if name not in group:
-            raise DatasetFormatError(f"{where}: missing required array {name!r}")
-    n = group["offsets"].shape[0] - 1
-    if n < 0 or group["labels"].shape[0] != n or group["ids"].shape[0] != n:
-        raise DatasetFormatError(f"{where}: {n + 1} offsets but {group['labels'].shape[0]} labels and "
-                                 f"{group['ids'].shape[0]} ids (expected n + 1, n, n)")
+def _check_vocab(vocab: Any, alphabet: str, path: str) -> int:
+    """The number of token values (the largest token + 1), after checking the vocabulary's shape."""
+    if not isinstance(vocab, dict):
+        raise DatasetFormatError(f"{path}: attribute 'vocab' should be a JSON object, found {type(vocab).__name__}")
+    if alphabet == "values":
+        return 0
+    if alphabet == "bytes":  # token = byte value; every uint8 is one
+        return 256
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in vocab.values()):
+        raise DatasetFormatError(f"{path}: attribute 'vocab' should map each letter to an integer token")
+    if not vocab or min(vocab.values()) < 0 or max(vocab.values()) > 255:
+        raise DatasetFormatError(f"{path}: vocabulary tokens should lie in 0..255 (uint8), found "
+                                 f"{min(vocab.values(), default=None)}..{max(vocab.values(), default=None)}")
+    return max(vocab.values()) + 1

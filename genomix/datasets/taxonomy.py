@@ -26,6 +26,7 @@ from genomix.errors import AlphabetError, ConfigError, InputFormatError
 from genomix.io.fasta import read_fasta
 from genomix.io.genbank import GenBankRecord, read_genbank
 from genomix.io.tables import read_label_table
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def build_taxonomy_from_genbank(
     """
     if not paths:
         raise ConfigError("give at least one --genbank file")
+    check_output_not_input(out, paths)
     labeller = genbank_labeller(rank=rank, label_from=label_from)
     collection = LabelledCollection(filters=filters, sources=[str(p) for p in paths])
     for path in paths:
@@ -128,11 +130,11 @@ def _add_genbank_record(collection: LabelledCollection, record: GenBankRecord, l
     tokens = _encode(record.sequence, record.id, record.path)
     meta = {"organism": record.organism, "lineage": "; ".join(record.lineage),
             "molecule_type": record.molecule_type, "source_file": Path(record.path).name}
-    collection.add(record.id, tokens, label, meta)
+    collection.add(record.id, tokens, label, meta, source=str(record.path))
 
 
 def build_taxonomy_from_fasta(
-    path: str | os.PathLike,
+    path: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
     labels: str | os.PathLike | None = None,
@@ -146,7 +148,7 @@ def build_taxonomy_from_fasta(
     progress: ProgressCallback | None = None,
     command: Sequence[str] | None = None,
 ) -> dict:
-    """Build a taxonomy dataset from one FASTA file.
+    """Build a taxonomy dataset from FASTA files (one or several; record ids unique across them).
 
     Every FASTA record must get a label: a record missing from the table (or whose header the regex
     does not match) is an error listing the first such ids. Table rows without a FASTA record are
@@ -154,7 +156,7 @@ def build_taxonomy_from_fasta(
     (with ``labels``) or ``description`` (with ``label_regex``).
 
     Args:
-        path: the FASTA file (plain or gzip).
+        path: the FASTA file (plain or gzip), or several.
         out: the ``.h5`` file to write.
         labels: TSV table with ``id_column`` and ``label_column``.
         id_column, label_column: column names in ``labels``.
@@ -166,31 +168,36 @@ def build_taxonomy_from_fasta(
         InputFormatError, AlphabetError, ConfigError, GenomixError: bad input or options, a record
             without label, or no record left; no file is written then.
     """
-    path = str(path)
+    paths = [str(path)] if isinstance(path, (str, os.PathLike)) else [str(p) for p in path]
+    if not paths:
+        raise ConfigError("give at least one --fasta file")
+    check_output_not_input(out, [*paths, labels])
     label_of = _fasta_labeller(labels, id_column=id_column, label_column=label_column, label_regex=label_regex)
-    collection = LabelledCollection(filters=filters, sources=[path])
+    collection = LabelledCollection(filters=filters, sources=paths)
     unlabelled: list[str] = []
-    for record in read_fasta(path):
-        collection.records_read += 1
-        if progress is not None:
-            progress(len(record.sequence))
-        found = label_of(record.id, record.description)
-        if found is None:
-            unlabelled.append(record.id)
-            continue
-        label, meta = found
-        if not record.sequence:
-            collection.skip("empty sequence", record.id)
-        elif collection.accepts_length(len(record.sequence), label, record.id):
-            collection.add(record.id, _encode(record.sequence, record.id, path), label, meta)
-    if collection.records_read == 0:
-        raise InputFormatError(f"{path}: no FASTA record found (expected lines starting with '>'); "
-                               "the file is empty")
+    for path in paths:
+        read_before = collection.records_read
+        for record in read_fasta(path):
+            collection.records_read += 1
+            if progress is not None:
+                progress(len(record.sequence))
+            found = label_of(record.id, record.description)
+            if found is None:
+                unlabelled.append(record.id)
+                continue
+            label, meta = found
+            if not record.sequence:
+                collection.skip("empty sequence", record.id)
+            elif collection.accepts_length(len(record.sequence), label, record.id):
+                collection.add(record.id, _encode(record.sequence, record.id, path), label, meta, source=path)
+        if collection.records_read == read_before:
+            raise InputFormatError(f"{path}: no FASTA record found (expected lines starting with '>'); "
+                                   "the file is empty")
     if unlabelled:
         source = f"{labels} (column {id_column!r})" if labels is not None else f"--label-regex {label_regex!r}"
-        raise InputFormatError(f"{path}: {len(unlabelled):,} of {collection.records_read:,} records have no label in "
-                               f"{source}: {', '.join(unlabelled[:5])}{', ...' if len(unlabelled) > 5 else ''}")
-    inputs = [path] + ([str(labels)] if labels is not None else [])
+        raise InputFormatError(f"{', '.join(paths)}: {len(unlabelled):,} of {collection.records_read:,} records have "
+                               f"no label in {source}: {', '.join(unlabelled[:5])}{', ...' if len(unlabelled) > 5 else ''}")
+    inputs = paths + ([str(labels)] if labels is not None else [])
     options = {"labels": str(labels) if labels else None, "id_column": id_column, "label_column": label_column,
                "label_regex": label_regex, "group_by": group_by, "split": list(fractions),
                **_filter_options(filters)}

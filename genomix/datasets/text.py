@@ -30,6 +30,7 @@ from genomix.datasets.builder import Filters, LabelledCollection
 from genomix.datasets.provenance import make_provenance
 from genomix.errors import ConfigError, InputFormatError
 from genomix.io.compression import open_text, read_errors
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,14 @@ def _row(path: str, line: int, fields: dict[str, str], columns: dict[str, str | 
     record_id = fields[columns["id"]].strip() if columns["id"] is not None else f"line{line}"
     if not record_id:
         raise InputFormatError(f"{path}: line {line}: empty id in column {columns['id']!r}")
-    meta = {key: value for key, value in fields.items() if key not in columns.values()}
+    meta = {}
+    for key, value in fields.items():
+        if not key or key in columns.values():  # an unnamed column: a pandas index (row numbers)
+            continue
+        if "/" in key or key == ".":
+            raise InputFormatError(f"{path}: line {line}: column {key!r} cannot name a metadata column (it "
+                                   "becomes an HDF5 dataset name); rename it without '/'")
+        meta[key] = value
     return TextRow(record_id=record_id, text=text, label=label, meta=meta, line=line)
 
 
@@ -193,6 +201,7 @@ def build_text(
     """
     if file_format not in FORMATS:
         raise ConfigError(f"text input format must be one of {', '.join(FORMATS)}, got {file_format!r}")
+    check_output_not_input(out, [path])
     collection = LabelledCollection(filters=filters or Filters())
     collection.sources.append(str(path))
     for row in read_text_rows(path, file_format=file_format, text_column=text_column,

@@ -52,5 +52,6 @@ def read_pairs(split: SplitView, indices: Sequence[int] | np.ndarray
         return ref_tokens, ref_lengths, np.empty(0, dtype=np.uint8), alt_lengths
     lo, hi = int(offsets[indices.min()]), int(offsets[indices.max() + 1])
     block = dataset[lo:hi]  # one read of the covering range (batches come from nearby variants)
-    alt_tokens = np.concatenate([block[offsets[k] - lo:offsets[k + 1] - lo] for k in indices])
+    alt_tokens = split._checked(np.concatenate([block[offsets[k] - lo:offsets[k + 1] - lo] for k in indices]),
+                                "alt_tokens")
     return ref_tokens, ref_lengths, alt_tokens, alt_lengths

@@ -49,6 +49,7 @@ from genomix.datasets.variant_windows import Locus, VariantLocator, check_window
 from genomix.errors import ConfigError, InputFormatError
 from genomix.io.reference import Reference
 from genomix.io.vcf import VcfReader, VcfRecord, is_symbolic
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def build_variant_dataset(
         ConfigError: a bad option. InputFormatError: a bad input file, a contig missing from the
         reference, or (``strict``) a REF mismatch.
     """
+    check_output_not_input(out, [reference, vcf])
     window = check_window(window)
     fractions = check_fractions(fractions)
     label_field = info_field(label, option="--label")
@@ -173,9 +175,10 @@ def _collect(reference, vcf, *, window, label_field, group_fields, strict, conti
         first_skipped.setdefault(reason, f"{record.where}{detail}")
 
     with Reference(reference) as ref_genome, VcfReader(vcf, region=region) as reader:
-        if label_field not in reader.header.info:
-            raise ConfigError(f"--label INFO/{label_field}: {vcf} declares no such INFO field "
-                              f"(it has: {', '.join(reader.header.info) or 'none'})")
+        for field_name, option in [(label_field, "--label"), *((name, "--group-by") for name in group_fields)]:
+            if field_name not in reader.header.info:
+                raise ConfigError(f"{option} INFO/{field_name}: {vcf} declares no such INFO field "
+                                  f"(it has: {', '.join(reader.header.info) or 'none'})")
         locator = VariantLocator(ref_genome, vcf_path=str(vcf), contig_aliases=contig_aliases,
                                  element_field=element_field)
         for record in reader:
@@ -271,8 +274,9 @@ def _drop(items: _Items, kept: list[int], reasons: dict[int, str], skipped: Coun
 
 
 def _groups(items: _Items, specs: list[str], *, window: int) -> np.ndarray:
-    """``int64 (n,)`` group numbers; repeated identical variants always share a group."""
-    keys: list[list] = [list(items.ids)]  # a variant listed twice (MITOMAP repeats 3) stays in one split
+    """``int64 (n,)`` group numbers; repeated identical variants, and the ALTs of one record, share a group."""
+    keys: list[list] = [list(items.ids),  # a variant listed twice (MITOMAP repeats 3) stays in one split
+                        list(items.meta["record"])]  # so do the ALTs of one VCF record
     info_column = 0
     for spec in specs:
         if spec == "window":

@@ -50,6 +50,7 @@ from genomix.precision import PRECISIONS
 from genomix.precision import autocast as precision_autocast
 from genomix.training.checkpoint import load_model
 from genomix.training.tasks import ClassificationTask, batch_inputs
+from genomix.validation import check_output_not_input, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,10 @@ def annotate_fasta(
     """
     _check_options(out=out, bed=bed, window=window, stride=stride, min_length=min_length, max_length=max_length,
                    precision=precision, max_tokens=max_tokens, on_invalid=on_invalid)
+    inputs = [model_path, source if isinstance(source, (str, os.PathLike)) else None]
+    for path, option in ((out, "--out"), (bed, "--bed")):
+        if path is not None:
+            check_output_not_input(path, inputs, option=option)
     device = _resolve_device(device)
     model, info = load_model(model_path, device=device)
     if info.get("task") != "classification" or not info.get("classes"):
@@ -420,9 +425,5 @@ def _check_options(*, out: Any, bed: Any, window: int | None, stride: int | None
 
 
 def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but no CUDA device is available")
-    return device
+    return resolve_device(device)
 

@@ -37,6 +37,7 @@ from genomix.datasets.variant_windows import VariantLocator, check_window
 from genomix.errors import ConfigError
 from genomix.io.reference import Reference
 from genomix.io.vcf import InfoField, VcfReader, VcfRecord, VcfWriter, check_output_path, is_symbolic
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +132,7 @@ def score_vcf(
     window = check_window(window)
     if label_kind not in LABEL_KINDS:
         raise ConfigError(f"label kind must be one of {', '.join(LABEL_KINDS)}, got {label_kind!r}")
-    if os.path.abspath(out) == os.path.abspath(vcf):
-        raise ConfigError(f"--out {out} is the input VCF; choose another name")
+    check_output_not_input(out, [vcf, reference])
     if batch_tokens < 1:
         raise ConfigError(f"batch_tokens must be >= 1, got {batch_tokens}")
     model.eval()

@@ -15,10 +15,11 @@ numpy only; no torch.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from genomix.errors import ConfigError
+from genomix.errors import ConfigError, OutputError
+from genomix.files import create_temporary, is_disk_full
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -141,11 +143,8 @@ class PredictionWriter:
         else:
             target = Path(self.path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, self._temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                                           dir=target.parent)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self._temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+            descriptor, temporary = create_temporary(target)  # mode 0o666 less the umask
+            self._temporary = str(temporary)
             self.stream = os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")
         self._open = True
         self.write_header()
@@ -163,11 +162,22 @@ class PredictionWriter:
         if not self._open:
             return
         self._open = False
-        self.stream.flush()
-        if self._temporary is not None:
-            self.stream.close()
-            os.replace(self._temporary, self.path)
-            self._temporary = None
+        try:
+            self.stream.flush()
+            if self._temporary is not None:
+                os.fsync(self.stream.fileno())  # a full disk shows here, not as a short file at the target
+                self.stream.close()
+                os.replace(self._temporary, self.path)
+                self._temporary = None
+        except OSError as error:
+            if self._temporary is not None:
+                with contextlib.suppress(OSError):
+                    self.stream.close()
+                Path(self._temporary).unlink(missing_ok=True)
+                self._temporary = None
+            reason = "no space left on device" if is_disk_full(error) else (error.strerror or str(error))
+            raise OutputError(error.errno or errno.EIO, f"cannot write {self.path}: {reason}; nothing was "
+                              "written there", self.path) from None
 
     def abort(self) -> None:
         """Give up: remove the temporary file (standard output is only flushed)."""
@@ -175,20 +185,25 @@ class PredictionWriter:
             return
         self._open = False
         if self._temporary is not None:
-            self.stream.close()
+            with contextlib.suppress(OSError):  # a full disk fails the final flush too
+                self.stream.close()
             Path(self._temporary).unlink(missing_ok=True)
             self._temporary = None
         else:
-            self.stream.flush()
+            with contextlib.suppress(OSError):
+                self.stream.flush()
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, *rest: object) -> None:
         if exc_type is None:
             self.close()
-        else:
-            self.abort()
+            return
+        self.abort()
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError) and is_disk_full(exc):
+            raise OutputError(exc.errno, f"cannot write {self.path}: no space left on device; nothing was "
+                              "written there", self.path) from None
 
 
 def format_probability(value: float) -> str:

@@ -6,11 +6,14 @@ The table maps a record id to its label and to any other columns (kept as per-se
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from dataclasses import dataclass
 
 from genomix.errors import InputFormatError
 from genomix.io.compression import open_text, read_errors
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ def read_label_table(path: str | os.PathLike, *, id_column: str = "id",
             raise InputFormatError(f"{path}: empty label table; expected a header line with "
                                    f"{id_column!r} and {label_column!r} columns")
         header = [name.strip() for name in header]
+        _check_header(path, header)
         for name, option in ((id_column, "--id-column"), (label_column, "--label-column")):
             if name not in header:
                 raise InputFormatError(f"{path}: no column {name!r} ({option}); the header has "
@@ -63,7 +67,7 @@ def read_label_table(path: str | os.PathLike, *, id_column: str = "id",
             if len(fields) != len(header):
                 raise InputFormatError(f"{path}: line {line_number}: {len(fields)} fields, "
                                        f"expected {len(header)} as in the header")
-            row = dict(zip(header, (value.strip() for value in fields)))
+            row = {name: value.strip() for name, value in zip(header, fields) if name}
             record_id, label = row[id_column], row[label_column]
             if not record_id or not label:
                 raise InputFormatError(f"{path}: line {line_number}: empty "
@@ -71,4 +75,27 @@ def read_label_table(path: str | os.PathLike, *, id_column: str = "id",
             if record_id in rows:
                 raise InputFormatError(f"{path}: line {line_number}: id {record_id!r} occurs twice")
             rows[record_id] = row
-    return LabelTable(path=path, columns=tuple(header), rows=rows)
+    return LabelTable(path=path, columns=tuple(name for name in header if name), rows=rows)
+
+
+def _check_header(path: str, header: list[str]) -> None:
+    """Refuse repeated or unusable column names; columns without a name are dropped (logged).
+
+    A table written by pandas with its index (``df.to_csv(sep="\\t")``) starts with an unnamed column:
+    the row numbers, not metadata.
+    """
+    unnamed = [k + 1 for k, name in enumerate(header) if not name]
+    if unnamed:
+        logger.info("%s: column %s has no name (a pandas index?); it is ignored", path,
+                    ", ".join(map(str, unnamed)))
+    seen: set[str] = set()
+    for name in header:
+        if not name:
+            continue
+        if name in seen:
+            raise InputFormatError(f"{path}: line 1: column {name!r} occurs twice in the header; "
+                                   "expected unique column names")
+        if "/" in name:
+            raise InputFormatError(f"{path}: line 1: column name {name!r} holds a '/'; rename the column "
+                                   "(names become HDF5 dataset names)")
+        seen.add(name)

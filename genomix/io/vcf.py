@@ -18,12 +18,14 @@ No torch here (house rule 1).
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import logging
 import os
 import shutil
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,9 @@ from typing import Any
 
 import pysam
 
-from genomix.errors import ConfigError, InputFormatError
+from genomix.errors import ConfigError, InputFormatError, OutputError
+from genomix.files import create_temporary, is_disk_full
+from genomix.validation import check_region_contig, parse_region
 from genomix.io.compression import GZIP_MAGIC
 
 logger = logging.getLogger(__name__)
@@ -114,12 +118,21 @@ class VcfReader:
     def __init__(self, path: str | os.PathLike, *, region: str | None = None) -> None:
         self.path = str(path)
         self.region = region
+        self._interval = parse_region(region) if region is not None else None  # a bad region fails first
         if not os.path.isfile(self.path):
             raise FileNotFoundError(2, "No such file", self.path)
         self._temporary: str | None = None
         self._opened_path = self._readable_path()
         self._file = self._open(self._opened_path)
         self.header = self._file.header
+        if region is not None:
+            indexed = list(self._file.index) if self._file.index is not None else []
+            try:
+                check_region_contig(region, dict.fromkeys([*self.header.contigs, *indexed]),
+                                    where=f"{self.path} (its header and index)")
+            except ConfigError:
+                self.close()
+                raise
 
     def _readable_path(self) -> str:
         with open(self.path, "rb") as handle:
@@ -168,7 +181,7 @@ class VcfReader:
         Raises:
             InputFormatError: a malformed record (the message names file, line number and line).
         """
-        iterator = self._file.fetch(region=self.region) if self.region else iter(self._file)
+        iterator = self._fetch() if self.region else iter(self._file)
         number = 0
         while True:
             try:
@@ -177,11 +190,23 @@ class VcfReader:
             except StopIteration:
                 return
             except (OSError, ValueError) as error:
+                damage = _compression_damage(self._opened_path)
+                if damage is not None:
+                    raise InputFormatError(f"{self.path}: corrupt compressed data after record {number:,} "
+                                           f"({damage}); the file is damaged: download or compress it again") from None
                 raise InputFormatError(self._describe_bad_record(number + 1, error)) from None
             number += 1
             alts = tuple(record.alts or ())
             yield VcfRecord(number=number, chrom=record.chrom, pos=record.pos, id=record.id,
                             ref=(record.ref or "").upper(), alts=alts, record=record)
+
+    def _fetch(self) -> Iterator:
+        contig, start, end = self._interval
+        try:
+            return self._file.fetch(contig, None if start is None else start - 1, end)
+        except ValueError:  # declared in the header, but the index holds no record on it
+            logger.info("%s: no record on %s (--region %s)", self.path, contig, self.region)
+            return iter(())
 
     def _describe_bad_record(self, number: int, error: Exception) -> str:
         where = f"record {number:,}"
@@ -196,18 +221,48 @@ class VcfReader:
     def close(self) -> None:
         """Close the file and remove any temporary decompressed copy."""
         handle = getattr(self, "_file", None)
-        if handle is not None:
-            handle.close()
-            self._file = None
-        if self._temporary is not None:
-            Path(self._temporary).unlink(missing_ok=True)
-            self._temporary = None
+        self._file = None
+        try:
+            if handle is not None:
+                handle.close()
+        except OSError as error:  # htslib reports a read error again on close ("Closing failed: Success")
+            damage = _compression_damage(self._opened_path) or error.strerror or str(error)
+            raise InputFormatError(f"{self.path}: could not be read to the end ({damage})") from None
+        finally:
+            if self._temporary is not None:
+                Path(self._temporary).unlink(missing_ok=True)
+                self._temporary = None
 
     def __enter__(self) -> "VcfReader":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            self.close()
+        except InputFormatError:
+            if exc_type is None:  # otherwise the error in flight says more
+                raise
+
+
+def _disk_full_at(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def _compression_damage(path: str) -> str | None:
+    """What is wrong with the gzip/BGZF data of ``path`` (``None``: not compressed, or intact)."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(2) != GZIP_MAGIC:
+                return None
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def _find_record_line(path: str, number: int) -> tuple[int | None, str]:
@@ -222,7 +277,7 @@ def _find_record_line(path: str, number: int) -> tuple[int | None, str]:
                 seen += 1
                 if seen == number:
                     return line_number, line.rstrip("\n")
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         pass
     return None, ""
 
@@ -302,12 +357,9 @@ class VcfWriter:
         if command:
             self.header.add_line(f"##genomix_command={command}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, self._temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                                       dir=self.path.parent)
+        descriptor, temporary = create_temporary(self.path)  # mode 0o666 less the umask
         os.close(descriptor)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        self._temporary = str(temporary)
         self._file = pysam.VariantFile(self._temporary, "wz" if self.compressed else "w", header=self.header)
 
     def write(self, record: Any, *, info: dict[str, Any] | None = None, filters: Sequence[str] = ()) -> None:
@@ -336,9 +388,19 @@ class VcfWriter:
         """Finish: compress + index and rename into place (``keep``), or remove the temporary file."""
         if self._file is None:
             return
-        self._file.close()
-        self._file = None
         temporary = Path(self._temporary)
+        try:
+            self._file.close()
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            if not keep:
+                return
+            reason = "no space left on device" if is_disk_full(error) or _disk_full_at(temporary) else (
+                error.strerror or str(error))
+            raise OutputError(error.errno or errno.EIO, f"cannot write {self.path}: {reason}; nothing was "
+                              "written there", str(self.path)) from None
+        finally:
+            self._file = None
         if not keep:
             temporary.unlink(missing_ok=True)
             return

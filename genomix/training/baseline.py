@@ -22,6 +22,7 @@ from genomix.errors import DatasetFormatError
 from genomix.training import rundir
 from genomix.training.metrics import metrics_by_length
 from genomix.training.tasks import TASKS
+from genomix.validation import check_output_not_input
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +76,21 @@ def kmer_profiles(tokens: np.ndarray, lengths: np.ndarray, *, k: int, alphabet: 
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
-def _features(split: Any, *, k: int, alphabet: str, chunk: int = 256) -> np.ndarray:
+def _features(split: Any, *, k: int, alphabet: str, pairs: bool = False, chunk: int = 256) -> np.ndarray:
+    """``(n, F)`` k-mer profiles; with ``pairs`` (variant effect) ``[ref, alt - ref]``, ``(n, 2F)``."""
+    from genomix.datasets.variant_batches import read_pairs
+
     rows = []
     for start in range(0, len(split), chunk):
         indices = np.arange(start, min(start + chunk, len(split)))
-        tokens, lengths = split.read_many(indices)
-        rows.append(kmer_profiles(tokens, lengths, k=k, alphabet=alphabet))
+        if not pairs:
+            tokens, lengths = split.read_many(indices)
+            rows.append(kmer_profiles(tokens, lengths, k=k, alphabet=alphabet))
+            continue
+        ref_tokens, ref_lengths, alt_tokens, alt_lengths = read_pairs(split, indices)
+        ref = kmer_profiles(ref_tokens, ref_lengths, k=k, alphabet=alphabet)
+        alt = kmer_profiles(alt_tokens, alt_lengths, k=k, alphabet=alphabet)
+        rows.append(np.concatenate([ref, alt - ref], axis=1))
     return np.concatenate(rows)
 
 
@@ -113,6 +123,8 @@ def kmer_baseline(
 
     from genomix.training.metrics import classification_metrics, regression_metrics
 
+    if out is not None:
+        check_output_not_input(out, [dataset_path])
     started = time.monotonic()
     dataset = open_dataset(dataset_path)
     if dataset.task not in TASKS:
@@ -122,10 +134,16 @@ def kmer_baseline(
     for name in ("train", "valid"):
         if name not in dataset.split_names:
             raise DatasetFormatError(f"dataset {dataset_path} has no '{name}' split")
-    features = {name: _features(dataset.split(name), k=k, alphabet=dataset.alphabet)
-                for name in dataset.split_names}
+    pairs = dataset.task == "variant_effect"
+    classification = dataset.task == "classification" or (pairs and dataset.attrs.get("label_kind") == "classification")
     labels = {name: np.asarray(dataset.split(name).labels) for name in dataset.split_names}
-    classification = dataset.task == "classification"
+    if classification and len(np.unique(labels["train"])) < 2:
+        present = [dataset.classes[int(c)] if dataset.classes else str(c) for c in np.unique(labels["train"])]
+        raise DatasetFormatError(f"{dataset_path}: the k-mer baseline needs at least two classes in the train "
+                                 f"split, found {len(present)} ({', '.join(present) or 'none'}); a one-class "
+                                 "dataset teaches a classifier nothing")
+    features = {name: _features(dataset.split(name), k=k, alphabet=dataset.alphabet, pairs=pairs)
+                for name in dataset.split_names}
     if not c_grid:
         raise ValueError("c_grid should hold at least one value")
     best: tuple[float, float, Any, dict[str, Any]] = (-np.inf, c_grid[0], None, {})
@@ -153,7 +171,7 @@ def kmer_baseline(
         metric_fn = classification_metrics if classification else regression_metrics
         report["test"] = metric_fn(labels["test"], scores)
         report["test_by_length"] = metrics_by_length(np.asarray(test_split.lengths), labels["test"], scores,
-                                                     task=dataset.task)
+                                                     task="classification" if classification else "regression")
     report["seconds"] = round(time.monotonic() - started, 2)
     if out is not None:
         rundir.write_json(out, report)

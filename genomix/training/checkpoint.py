@@ -17,15 +17,18 @@ Writes are atomic: a temporary file beside the target, flushed, then renamed ove
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import tempfile
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genomix.errors import CheckpointError
+from genomix.errors import CheckpointError, OutputError
+from genomix.files import atomic_open, is_disk_full
 
 FORMAT = "genomix-checkpoint"
 VERSION = 1
@@ -35,16 +38,39 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` (plus format and version) atomically to ``path``."""
     path = Path(path)
     payload = {"format": FORMAT, "version": VERSION, **payload}
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with atomic_open(path, "wb") as stream:
             torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except (OSError, RuntimeError) as error:  # torch reports a failed write as a RuntimeError
+        if isinstance(error, OSError) or is_disk_full(error) or "write failed" in str(error):
+            reason = "no space left on device" if is_disk_full(error) or _full(path) else str(error).splitlines()[-1]
+            raise OutputError(getattr(error, "errno", None) or errno.EIO,
+                              f"cannot write checkpoint {path}: {reason}; the previous file there, if any, "
+                              "is unchanged", str(path)) from None
         raise
+
+
+def _full(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def _unreadable(error: Exception) -> str:
+    """Why torch could not load a file, without torch's advice to retry with ``weights_only=False``.
+
+    That advice would run whatever code the file holds; genomix checkpoints never need it.
+    """
+    text = str(error)
+    if "Unsupported global" in text or "Unsupported class" in text:
+        return ("holds Python objects besides tensors and plain containers, so it is not a genomix checkpoint; "
+                "refused (genomix never runs code from a checkpoint)")
+    if isinstance(error, pickle.UnpicklingError) or "Weights only load failed" in text:
+        return "not a PyTorch checkpoint genomix can read (damaged, or another kind of file)"
+    lines = [line for line in text.strip().splitlines() if line.strip() and "weights_only" not in line]
+    detail = lines[0][:200] if lines else ""
+    return f"not a PyTorch checkpoint genomix can read ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -57,10 +83,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 (torch raises many types for a bad file)
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"checkpoint {path}: cannot be read safely ({first_line[:200]})") from None
+        raise CheckpointError(f"checkpoint {path}: {_unreadable(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path}: not a genomix checkpoint")
     if payload.get("version") != VERSION:

@@ -16,6 +16,7 @@ one :class:`~genomix.errors.ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,16 @@ import tomllib
 
 from genomix.errors import ConfigError
 from genomix.precision import PRECISIONS
+from genomix.training.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from genomix.validation import SEED_MAX
 
 NORMS = ("LN", "BN", "GN", "None")
 
 CHECKPOINT_MODES = ("block", "segments")
 CLASS_WEIGHTS = ("none", "balanced")
+SELECT_METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
+MAX_EPOCHS = 10_000  # the schedule plans every epoch up front; more would hang before the first step
+MAX_INT = 2**53  # any larger count or size is a typo (and overflows int64 arithmetic downstream)
 
 
 @dataclass
@@ -126,9 +132,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     raw: dict[str, Any] = {}
     if path is not None:
         try:
-            raw = tomllib.loads(Path(path).read_text())
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as error:
             raise ConfigError(f"config {path}: cannot read it ({error.strerror})") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"config {path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                              f"{error.start:,}); expected a TOML file") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"config {path}: not valid TOML ({error})") from None
     problems: list[str] = []
@@ -169,7 +178,17 @@ def validate(config: TrainConfig) -> list[str]:
         if not ok:
             problems.append(message)
 
-    check(config.epochs >= 1, f"epochs should be >= 1, got {config.epochs}")
+    for prefix, values in (("", config), ("model.", config.model)):
+        for item in fields(values):
+            value = getattr(values, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{prefix}{item.name} should be a finite number, got {value}")
+            elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                problems.append(f"{prefix}{item.name} should be at most {MAX_INT:,} in size, got {value}")
+    check(1 <= config.epochs <= MAX_EPOCHS, f"epochs should be in 1..{MAX_EPOCHS:,}, got {config.epochs}")
+    check(0 <= config.seed <= SEED_MAX, f"seed should be in 0..{SEED_MAX:,}, got {config.seed}")
+    check(config.select_metric in SELECT_METRICS,
+          f"select_metric should be one of {', '.join(SELECT_METRICS)}, got {config.select_metric!r}")
     check(config.max_tokens >= 1, f"max_tokens should be >= 1, got {config.max_tokens}")
     check(config.eval_max_tokens >= 0, f"eval_max_tokens should be >= 0, got {config.eval_max_tokens}")
     check(config.train_crop >= 0, f"train_crop should be >= 0, got {config.train_crop}")

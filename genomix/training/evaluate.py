@@ -19,6 +19,7 @@ from genomix.training.checkpoint import check_fits, load_model
 from genomix.training.metrics import metrics_by_length
 from genomix.training.batches import SequenceBatches, batch_reader
 from genomix.training.tasks import checkpoint_task
+from genomix.validation import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def evaluate_checkpoint(
     *,
     split: str = "test",
     out_dir: str | Path | None = None,
-    name: str = "evaluation",
+    name: str | None = None,
     max_tokens: int = 65536,
     precision: str = "auto",
     plots: bool = True,
@@ -97,11 +98,11 @@ def evaluate_checkpoint(
         dataset_path: a dataset whose task, alphabet, vocab and classes match the checkpoint's.
         split: which split to score.
         out_dir: where to write (default: the checkpoint's folder).
-        name: base name of the JSON file.
+        name: base name of the JSON file (default ``evaluation_<split>``, so each split keeps its own).
         max_tokens: token budget per batch.
         precision: ``auto`` (bf16 where native), ``fp32`` or ``bf16``.
         plots: also write ROC/PR, confusion, metric-by-length and learning-curve PNGs.
-        device: ``cpu`` or ``cuda``.
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
         progress: called with the number of sequences done after each batch.
 
     Returns:
@@ -111,6 +112,8 @@ def evaluate_checkpoint(
         CheckpointError: the checkpoint does not fit the dataset.
         DatasetFormatError: the split does not exist.
     """
+    name = name or f"evaluation_{split}"
+    device = resolve_device(device)
     model, info = load_model(checkpoint, device=device)
     dataset = open_dataset(dataset_path)
     check_fits(info, dataset, path=checkpoint)
@@ -128,12 +131,12 @@ def evaluate_checkpoint(
     }
     out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent
     out.mkdir(parents=True, exist_ok=True)
-    rundir.write_json(out / f"{name}.json", report)
-    if plots:
+    if plots:  # first: each PNG is written atomically, and the report last, once everything else is there
         from genomix.training import plots as plotting
 
         plotting.write_all(out, report=report, labels=labels, scores=scores,
                            history=rundir.read_metrics(Path(checkpoint).parent), prefix=f"{split}_")
+    rundir.write_json(out / f"{name}.json", report)
     metric_line = ", ".join(f"{k} {v:.4f}" for k, v in report["metrics"].items() if isinstance(v, float))
     logger.info("%s on %s/%s: %s", checkpoint, dataset_path, split, metric_line)
     return report

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ class Trainer:
         self.best_score: float | None = None
         self.bad_evaluations = 0
         self.last_eval_step = -1
-        self.running = {"loss_sum": 0.0, "batches": 0, "tokens": 0}
+        self.running = _fresh_running()
         self.elapsed_s = 0.0
         if resume_payload is not None:
             self._load_train_state(resume_payload)
@@ -153,7 +153,7 @@ class Trainer:
         self.best_score = state["best_score"]
         self.bad_evaluations = int(state["bad_evaluations"])
         self.last_eval_step = int(state["last_eval_step"])
-        self.running = dict(state["running"])
+        self.running = {**_fresh_running(), **state["running"]}
         self.elapsed_s = float(state["elapsed_s"])
         _set_rng_state(state["rng"])
 
@@ -222,8 +222,9 @@ class Trainer:
             else:
                 self.bad_evaluations += 1
             record = {
-                "step": self.step, "epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"],
+                "step": self.step, "epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"],
                 "train_loss": self.running["loss_sum"] / max(1, self.running["batches"]),
+                "train_losses": list(self.running["step_losses"]),  # per optimizer step since the last line
                 "elapsed_s": round(self.elapsed_s, 1), "valid": valid, "best": improved,
             }
             rundir.append_metrics(self.out_dir, record)
@@ -235,7 +236,7 @@ class Trainer:
             if self.progress:
                 self.progress({"kind": "eval", **record})
             stop = self.config.patience > 0 and self.bad_evaluations >= self.config.patience
-        self.running = {"loss_sum": 0.0, "batches": 0, "tokens": 0}
+        self.running = _fresh_running()
         self.last_eval_step = self.step
         self.model.train()
         return bool(distributed.broadcast_object(stop, self.context))
@@ -246,6 +247,7 @@ class Trainer:
         """Train to the end (or early stop / time limit); returns a summary."""
         config = self.config
         started = time.monotonic() - self.elapsed_s
+        self.session_started = time.monotonic()  # max_minutes limits this invocation, not the whole run
         window_tokens, window_start = 0, time.monotonic()
         stop_reason = "finished"
         for epoch in range(self.sampler.epoch, config.epochs):
@@ -275,12 +277,17 @@ class Trainer:
                     (loss / config.grad_accum).backward()
                 self.running["loss_sum"] += float(loss.item())
                 self.running["batches"] += 1
+                self.running["step_loss_sum"] += float(loss.item())
+                self.running["step_batches"] += 1
                 batch_tokens = int(self.train_sizes[indices].sum()) * self.context.world_size
                 self.running["tokens"] += batch_tokens
                 window_tokens += batch_tokens
                 if not is_step:
                     continue
                 micro = 0
+                self.running["step_losses"].append(
+                    round(self.running["step_loss_sum"] / max(1, self.running["step_batches"]), 6))
+                self.running["step_loss_sum"], self.running["step_batches"] = 0.0, 0
                 self._optimizer_step()
                 self.elapsed_s = time.monotonic() - started
                 if self.progress and self.context.is_main:
@@ -315,6 +322,8 @@ class Trainer:
                 stop_reason = "time limit"
                 break
         if stop_reason == "time limit":
+            if self.last_eval_step != self.step:  # so a stopped run always leaves a usable best.pt
+                self.evaluate(epoch)
             self.save_last()
         elif stop_reason == "early stopping":
             self.save_last(finished=True)
@@ -324,7 +333,7 @@ class Trainer:
                 "best_score": self.best_score, "elapsed_s": self.elapsed_s}
 
     def _out_of_time(self) -> bool:
-        over = self.elapsed_s > 60 * self.config.max_minutes
+        over = time.monotonic() - self.session_started > 60 * self.config.max_minutes
         return bool(distributed.broadcast_object(over, self.context))
 
     def _optimizer_step(self) -> None:
@@ -337,6 +346,35 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
+
+
+RESUME_KEYS = ("max_minutes", "num_threads")
+"""Config keys that may change on ``--resume``: neither changes what the run computes."""
+
+
+def _resumed_config(stored: dict[str, Any], overrides: Sequence[str], *, source: str) -> TrainConfig:
+    """The run's own config, with the few :data:`RESUME_KEYS` changes allowed on resume.
+
+    Raises:
+        ConfigError: an override of another key, or a bad value.
+    """
+    from genomix.training.config import _parse_value
+
+    raw = dict(stored)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or key not in RESUME_KEYS:
+            raise ConfigError(f"--resume continues with the run's own config; only {', '.join(RESUME_KEYS)} can "
+                              f"change (max_minutes=30), got {item!r}")
+        raw[key] = _parse_value(text.strip())
+    return from_dict(raw, source=source)
+
+
+def _fresh_running() -> dict[str, Any]:
+    """Train-loss sums since the last evaluation, and the mean loss of each optimizer step since then."""
+    return {"loss_sum": 0.0, "batches": 0, "tokens": 0, "step_loss_sum": 0.0, "step_batches": 0,
+            "step_losses": []}
 
 
 def _finite(values: dict[str, Any]) -> dict[str, Any]:
@@ -353,6 +391,7 @@ def train(
     out_dir: str | Path,
     config: TrainConfig | None = None,
     resume: bool = False,
+    resume_overrides: Sequence[str] = (),
     progress: ProgressCallback | None = None,
     device: str = "auto",
 ) -> dict[str, Any]:
@@ -363,6 +402,8 @@ def train(
         out_dir: the run directory (new, unless ``resume``).
         config: the options (defaults when ``None``); ignored when resuming (the run's own is used).
         resume: continue the run in ``out_dir`` from its ``last.pt``.
+        resume_overrides: ``key=value`` changes on resume, only for :data:`RESUME_KEYS` (e.g.
+            ``max_minutes=30``: a run stopped by its time limit gets a new one).
         progress: called with a dict after each optimizer step (``kind='step'``) and evaluation.
         device: ``auto``, ``cpu`` or ``cuda``.
 
@@ -381,7 +422,7 @@ def train(
             payload = read_checkpoint(out_dir / rundir.LAST)
             if payload.get("train_state", {}).get("finished"):
                 raise GenomixError(f"the run in {out_dir} has already finished; nothing to resume")
-            config = from_dict(payload["config"], source=f"{out_dir / rundir.LAST} config")
+            config = _resumed_config(payload["config"], resume_overrides, source=f"{out_dir / rundir.LAST} config")
         else:
             config = config or TrainConfig()
             problem = None
@@ -414,7 +455,12 @@ def train(
                 logger.info("%s on the CPU: %s", resolve_precision(config.precision, context.device),
                             "fused kernels (genomix.native)" if native.available()
                             else "ATen ops only, the fused kernels could not be built (docs/model.md)")
-        summary = trainer.run()
+        try:
+            summary = trainer.run()
+        except BaseException:
+            if not resume and context.is_main:
+                rundir.abandon_new(out_dir)
+            raise
         buffers.POOL.clear()
         if config.final_test and context.is_main and "test" in trainer.dataset.split_names:
             from genomix.training.evaluate import evaluate_checkpoint

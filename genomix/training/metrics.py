@@ -16,6 +16,9 @@ import numpy as np
 LENGTH_PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5)
 LOWER_IS_BETTER = frozenset({"mse", "mae", "loss"})
 """Metrics where a smaller value is the better model; for every other metric larger is better."""
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "f1_macro", "mcc")
+REGRESSION_METRICS = ("mse", "mae", "pearson", "spearman", "reg_acc")
+"""The metric names a run can select its best model on (``reg_acc``: tolerance tasks such as adding)."""
 
 
 def higher_is_better(name: str) -> bool:

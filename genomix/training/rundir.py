@@ -6,13 +6,15 @@ half-written file that looks complete.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from genomix.errors import GenomixError
+from genomix.errors import GenomixError, OutputError
+from genomix.files import atomic_open, is_disk_full
 from genomix.training.metrics import finite_or_none
 
 LAST = "last.pt"
@@ -42,24 +44,44 @@ def prepare_new(out_dir: str | Path) -> Path:
     return out_dir
 
 
+def abandon_new(out_dir: str | Path) -> None:
+    """Remove what a new run wrote before it saved its first checkpoint (it failed or was stopped).
+
+    Without this, a ``config.json`` left by a run that died at once (a full disk, Ctrl-C) would block
+    both a rerun (the folder "holds a run") and ``--resume`` (there is no ``last.pt``).
+    """
+    out_dir = Path(out_dir)
+    if (out_dir / LAST).exists() or (out_dir / BEST).exists():
+        return
+    for name in (CONFIG, METRICS):
+        (out_dir / name).unlink(missing_ok=True)
+
+
 def write_json(path: str | Path, value: Any) -> None:
     """Write strict JSON (nan -> null) atomically."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    text = json.dumps(finite_or_none(value), indent=2) + "\n"  # a value JSON cannot hold fails before any file
     try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(finite_or_none(value), stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        with atomic_open(path, "w") as stream:
+            stream.write(text)
+    except OSError as error:
+        raise _output_error(path, error) from None
+
+
+def _output_error(path: Path, error: OSError, *, replaced: bool = True) -> OutputError:
+    reason = "no space left on device" if is_disk_full(error) else (error.strerror or str(error))
+    after = "; the previous file there, if any, is unchanged" if replaced else ""
+    return OutputError(error.errno or errno.EIO, f"cannot write {path}: {reason}{after}", str(path))
 
 
 def append_metrics(out_dir: str | Path, record: dict[str, Any]) -> None:
-    """Append one evaluation record as a line of ``metrics.jsonl``."""
-    with open(Path(out_dir) / METRICS, "a") as stream:
-        stream.write(json.dumps(finite_or_none(record)) + "\n")
+    """Append one evaluation record as a line of ``metrics.jsonl`` (a torn line is skipped when read)."""
+    path = Path(out_dir) / METRICS
+    try:
+        with open(path, "a") as stream:
+            stream.write(json.dumps(finite_or_none(record)) + "\n")
+    except OSError as error:
+        raise _output_error(path, error, replaced=False) from None
 
 
 def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
@@ -82,8 +104,9 @@ def truncate_metrics(out_dir: str | Path, *, after_step: int) -> None:
     if not path.exists():
         return
     kept = [r for r in read_metrics(out_dir) if r.get("step", 0) <= after_step]
-    handle, temporary = tempfile.mkstemp(prefix=f".{METRICS}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        for record in kept:
-            stream.write(json.dumps(record) + "\n")
-    os.replace(temporary, path)
+    try:
+        with atomic_open(path, "w") as stream:
+            for record in kept:
+                stream.write(json.dumps(record) + "\n")
+    except OSError as error:
+        raise _output_error(path, error) from None

@@ -153,7 +153,7 @@ def test_on_invalid_skip_counts(tiny, tmp_path):
 def test_not_a_checkpoint(fasta, tmp_path):
     fake = tmp_path / "model.pt"
     fake.write_bytes(b"this is not a model\n" * 10)
-    one_line_error(run(fake, fasta, "--out", tmp_path / "out.tsv"), str(fake), "cannot be read")
+    one_line_error(run(fake, fasta, "--out", tmp_path / "out.tsv"), str(fake), "not a PyTorch checkpoint")
     import torch
 
     torch.save({"weights": torch.zeros(2)}, fake)

@@ -163,33 +163,63 @@ SLOW_BUILD = """
 import signal, sys, time
 # Ctrl-C raises KeyboardInterrupt even when the parent (a CI job in the background) ignores SIGINT
 signal.signal(signal.SIGINT, signal.default_int_handler)
-from genomix.datasets import store
-original = store._write_split
-def slow(group, arrays):
-    time.sleep(60)
-    original(group, arrays)
-store._write_split = slow
+from genomix.datasets import h5write
+original = h5write._open_raw
+class SlowDisk:  # every write of the HDF5 file takes 50 ms: the write lasts long enough to interrupt
+    def __init__(self, path):
+        self.raw = original(path)
+    def write(self, data):
+        time.sleep(0.05)
+        return self.raw.write(data)
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
+h5write._open_raw = SlowDisk
 from genomix.cli import main
 sys.argv = ["genomix", *sys.argv[1:]]
 main()
 """
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
-def test_interrupted_build_leaves_no_file_at_out(fixtures, tmp_path, how):
-    out = tmp_path / "d.h5"
-    process = subprocess.Popen(
+def _start_slow_build(fixtures, out):
+    return subprocess.Popen(
         [sys.executable, "-c", SLOW_BUILD, "build-dataset", "taxonomy", "--quiet", "--genbank",
          str(fixtures / "genbank" / "cor6_6.gb"), "--label-from", "organism", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_write(process, folder):
     deadline = time.monotonic() + 60
-    while not any(name.endswith(".tmp") for name in os.listdir(tmp_path)):  # writing has started
+    while not any(name.endswith(".tmp") for name in os.listdir(folder)):  # writing has started
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.05)
+        time.sleep(0.02)
+    time.sleep(0.2)  # well inside the HDF5 write
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_build_stops_and_keeps_the_old_out(fixtures, tmp_path, how):
+    """Ctrl-C (or SIGTERM) during the HDF5 write stops the build: exit != 0, old --out intact, no temp file."""
+    out = tmp_path / "d.h5"
+    out.write_bytes(b"the previous dataset")
+    process = _start_slow_build(fixtures, out)
+    _wait_for_write(process, tmp_path)
     process.send_signal(how)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert out.read_bytes() == b"the previous dataset"
+    assert os.listdir(tmp_path) == ["d.h5"]
+
+
+@pytest.mark.slow
+def test_killed_build_leaves_no_file_and_the_next_build_cleans_up(fixtures, tmp_path):
+    out = tmp_path / "d.h5"
+    process = _start_slow_build(fixtures, out)
+    _wait_for_write(process, tmp_path)
+    process.kill()
     process.wait(30)
-    assert process.returncode != 0
-    assert not out.exists()
-    if how == signal.SIGINT:  # a catchable interrupt also removes the temporary file
-        assert os.listdir(tmp_path) == []
+    assert process.returncode != 0 and not out.exists()
+    assert len(os.listdir(tmp_path)) == 1  # the killed build's hidden temporary file
+    result = _run("--genbank", fixtures / "genbank" / "cor6_6.gb", "--label-from", "organism", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert os.listdir(tmp_path) == ["d.h5"]  # the stale temporary file is gone

@@ -51,7 +51,7 @@ def test_train_evaluate_baseline(orchid, trained, tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", str(trained / "best.pt"), str(orchid), "--split", "test", "-q",
                                       "--out", str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    report = json.loads((tmp_path / "eval" / "evaluation_test.json").read_text())
     assert report["split"] == "test" and 0 <= report["metrics"]["roc_auc"] <= 1
     assert report["by_length"] and sum(row["n"] for row in report["by_length"]) == report["metrics"]["n"]
     for name in ("learning_curves.png", "test_roc_pr.png", "test_confusion.png", "test_metric_by_length.png"):

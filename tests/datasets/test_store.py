@@ -14,6 +14,8 @@ from genomix.datasets import store
 from genomix.datasets.store import SplitArrays, open_dataset, write_dataset
 from genomix.errors import DatasetFormatError
 
+VOCAB = {"A": 1, "N": 15}  # tokens 1..15 are valid
+
 
 def _split(lengths, *, seed=0, values=False, meta=True):
     rng = np.random.default_rng(seed)
@@ -31,7 +33,7 @@ def _split(lengths, *, seed=0, values=False, meta=True):
 
 
 def _write(path, splits, **kwargs):
-    options = dict(task="classification", alphabet="dna", vocab={"A": 1}, classes=["a", "b", "c"],
+    options = dict(task="classification", alphabet="dna", vocab=VOCAB, classes=["a", "b", "c"],
                    provenance={"seed": 1})
     options.update(kwargs)
     write_dataset(path, splits, **options)
@@ -45,7 +47,7 @@ def test_round_trip_tokens(tmp_path):
     with open_dataset(path) as dataset:
         assert dataset.split_names == ["train", "test"]
         assert dataset.task == "classification" and dataset.alphabet == "dna"
-        assert dataset.classes == ["a", "b", "c"] and dataset.vocab == {"A": 1}
+        assert dataset.classes == ["a", "b", "c"] and dataset.vocab == VOCAB
         assert dataset.provenance == {"seed": 1}
         assert dataset.attrs["source"] == "unit" and json.loads(dataset.attrs["window"]) == [1, 2]
         view = dataset.split("train")
@@ -134,7 +136,7 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch
     _write(path, {"train": _split([2])})
     before = path.read_bytes()
 
-    def explode(group, arrays):
+    def explode(group, arrays, guard):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(store, "_write_split", explode)

@@ -152,5 +152,5 @@ def test_bad_options_fail_before_work(model, mito, tmp_path):
         _score(model, fasta, vcf, tmp_path / "out.tsv")
     with pytest.raises(ConfigError, match="label kind"):
         _score(model, fasta, vcf, tmp_path / "out.vcf", label_kind="ranking")
-    with pytest.raises(ConfigError, match="is the input VCF"):
+    with pytest.raises(ConfigError, match="is the input file"):
         _score(model, fasta, vcf, vcf)

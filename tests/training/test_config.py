@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def test_every_problem_reported_at_once(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(None, ["lrr=1", "epochs=0", "precision=fp16", "model.nrom=LN", "model.track_size=x", "oops"])
     message = str(caught.value)
-    for part in ("unknown key 'lrr' (did you mean 'lr'?)", "epochs should be >= 1", "precision should be one of",
+    for part in ("unknown key 'lrr' (did you mean 'lr'?)", "epochs should be in 1..10,000", "precision should be one of",
                  "unknown key 'model.nrom'", "'model.track_size' should be int", "'oops' should look like key=value"):
         assert part in message
     assert "\n" not in message
@@ -50,3 +51,26 @@ def test_every_recipe_config_is_valid(recipe):
     header = text.split("\n\n")[0]
     assert "# Run: " in header and f"pipelines/{recipe.name}" in header, "the header names the one command"
     load_config(recipe)
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("lr=inf", "lr should be a finite number, got inf"),
+    ("lr=nan", "lr should be a finite number, got nan"),
+    ("max_minutes=inf", "max_minutes should be a finite number"),
+    ("select_metric=nope", "select_metric should be one of auto, accuracy"),
+    ("epochs=99999999999999999999", "epochs should be in 1..10,000"),
+    ("seed=-1", "seed should be in 0..4,294,967,295, got -1"),
+    ("seed=99999999999999999999", "seed should be in 0..4,294,967,295"),
+    ("max_tokens=99999999999999999999", "max_tokens should be at most"),
+])
+def test_values_that_would_fail_late_fail_now(override, expected):
+    """Issue 18 item 11: each of these was accepted and failed after an epoch (or hung, or crashed)."""
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(None, [override])
+
+
+def test_config_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("# réglages\nepochs = 2\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0xe9 at offset 3\)"):
+        load_config(path)

@@ -66,8 +66,10 @@ def test_train_classification_checkpoint_rebuilds_ref_alt_model(mito_run):
 def test_evaluate_classification(mito_run):
     _, _, dataset, run, _ = mito_run
     _invoke("evaluate", run / "best.pt", dataset, "--split", "test", "--quiet")
-    report = json.loads((run / "evaluation.json").read_text())
+    report = json.loads((run / "evaluation_test.json").read_text())
     assert report["task"] == "variant_effect" and 0.0 <= report["metrics"]["roc_auc"] <= 1.0
+    for name in ("test_roc_pr.png", "test_confusion.png", "test_metric_by_length.png"):  # issue 18 item 17
+        assert (run / name).stat().st_size > 1000, name
     assert report["by_length"]
 
 
@@ -93,7 +95,7 @@ def test_train_regression_and_evaluate(shared_data, tmp_path):
     _, info = load_model(tmp_path / "run" / "best.pt")
     assert info["label_kind"] == "regression" and len(info["target_scale"]) == 2
     _invoke("evaluate", tmp_path / "run" / "best.pt", dataset, "--split", "test", "--quiet")
-    metrics = json.loads((tmp_path / "run" / "evaluation.json").read_text())["metrics"]
+    metrics = json.loads((tmp_path / "run" / "evaluation_test.json").read_text())["metrics"]
     assert {"pearson", "spearman", "mse"} <= set(metrics)
 
 

@@ -1,0 +1,139 @@
+"""Output files that appear complete or not at all.
+
+Every file genomix writes (datasets, checkpoints, JSON, predictions, VCF) is written to a hidden
+temporary file beside its target and renamed over it when complete. This module names, creates and
+cleans up those temporary files in one way:
+
+- the name says who wrote it: ``.{target}.{host}-{pid}-{random}.tmp``, so a later write to the same
+  target removes what a killed writer left behind (a process on this host that no longer runs);
+- it is created with mode ``0o666`` less the umask, like any file a user makes (``mkstemp`` would make
+  it ``0600`` and a shared lab folder could not read the result);
+- on any exception (``KeyboardInterrupt`` and ``ENOSPC`` included) it is removed and the old target,
+  if any, stays as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".tmp"
+
+
+def _host() -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of ``target`` left by writers on this host that no longer run.
+
+    Returns:
+        The files removed (each is logged).
+    """
+    target = Path(target)
+    prefix = f".{target.name}.{_host()}-"
+    removed = []
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(SUFFIX)):
+            continue
+        pid_text = name[len(prefix):].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        path = target.parent / name
+        with contextlib.suppress(FileNotFoundError):
+            size = path.stat().st_size
+            path.unlink()
+            removed.append(path)
+            logger.info("removed %s (%s bytes) left by an interrupted write of %s", path, f"{size:,}", target)
+    return removed
+
+
+def create_temporary(target: str | os.PathLike) -> tuple[int, Path]:
+    """Create the temporary file for ``target`` (mode 0o666 less the umask), after removing stale ones.
+
+    Returns:
+        ``(descriptor, path)``: an open, writable descriptor and the file's path.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    while True:
+        path = target.parent / f".{target.name}.{_host()}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+        except FileExistsError:  # pragma: no cover - 32 random bits collided
+            continue
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` when the block ends cleanly.
+
+    The temporary file exists (empty) when the block starts; the block may reopen or replace it. On
+    any exception the temporary file is removed, ``target`` is left as it was, and the exception
+    propagates.
+    """
+    descriptor, temporary = create_temporary(target)
+    os.close(descriptor)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(target: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator:
+    """Open a temporary file beside ``target`` for writing; rename it over ``target`` when done.
+
+    The data is flushed and ``fsync``-ed before the rename, so a full disk shows here (``ENOSPC``),
+    never as a short file at ``target``.
+    """
+    if not mode.startswith("w"):
+        raise ValueError(f"atomic_open writes new files; mode must start with 'w', got {mode!r}")
+    descriptor, temporary = create_temporary(target)
+    try:
+        with os.fdopen(descriptor, mode, **kwargs) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it was raised from) says the disk or quota is full."""
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
