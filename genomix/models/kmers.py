@@ -20,7 +20,7 @@ length ``L`` get id ``1``.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 KMER_VOCABS = ("acgt", "hashed")
 NO_KMER = 1
@@ -101,4 +101,88 @@ def kmer_profiles(ids: Tensor, lengths: Tensor, n_ids: int) -> Tensor:
     return counts / counts.sum(1, keepdim=True).clamp(min=1)
 
 
-__all__ = ["KMER_VOCABS", "kmer_ids", "kmer_profiles", "kmer_vocab_size"]
+
+
+class KmerEmbedding(nn.Embedding):
+    """``nn.Embedding`` over the id of the k-mer that starts at each position (see :func:`kmer_ids`).
+
+    Same parameter (``weight``, one row per id, row 0 the padding row) and the same output as an
+    embedding of single tokens, so everything after the embedding is unchanged.
+
+    Args:
+        embedding_size: ``D``.
+        k: k-mer size.
+        vocab: ``'acgt'`` (exact DNA k-mers) or ``'hashed'``.
+        buckets: hash buckets for ``'hashed'``.
+    """
+
+    def __init__(self, embedding_size: int, *, k: int, vocab: str, buckets: int = 4096) -> None:
+        super().__init__(kmer_vocab_size(k, vocab, buckets), embedding_size, padding_idx=0)
+        self.k, self.vocab, self.buckets = k, vocab, buckets
+
+    def ids(self, tokens: Tensor, lengths: Tensor | None) -> Tensor:
+        """``(N,)`` tokens plus lengths, or ``(B, L)`` tokens -> k-mer ids of the same shape."""
+        return kmer_ids(tokens, lengths, k=self.k, vocab=self.vocab, buckets=self.buckets)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, k={self.k}, vocab={self.vocab!r}"
+
+
+class KmerProfileHead(nn.Module):
+    """A linear model of each sequence's standardised k-mer profile, added to the network's logits.
+
+    Why: the k-mer baseline (frequencies, standardised over the training set, then a linear model)
+    is what the network must at least match; mean-pooled embeddings carry the same information but
+    unstandardised, with the between-sequence differences a tiny fraction of the pooled vector, which
+    gradient descent reaches slowly (measured on Insects: docs/quality.md). This head is that linear
+    model, trained jointly with the network; it starts at zero, so it only adds what training finds.
+
+    The standardisation (``mean``, ``scale`` buffers, saved with the weights) comes from the training
+    set through :meth:`fit_statistics` before training; until then it is the identity.
+
+    Args:
+        output_size: the network's outputs.
+        k, vocab, buckets: the k-mers (see :func:`kmer_ids`).
+    """
+
+    def __init__(self, output_size: int, *, k: int, vocab: str, buckets: int = 4096) -> None:
+        super().__init__()
+        self.k, self.vocab, self.buckets = k, vocab, buckets
+        self.n_ids = kmer_vocab_size(k, vocab, buckets)
+        self.linear = nn.Linear(self.n_ids - FIRST_KMER, output_size)
+        self.register_buffer("mean", torch.zeros(self.n_ids - FIRST_KMER))
+        self.register_buffer("scale", torch.ones(self.n_ids - FIRST_KMER))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def profiles(self, tokens: Tensor, lengths: Tensor | None) -> Tensor:
+        """``(B, n_kmers)`` frequencies of ``(N,)`` tokens plus lengths, or of ``(B, L)`` tokens."""
+        if lengths is None:
+            lengths = torch.full((tokens.shape[0],), tokens.shape[1], dtype=torch.int64, device=tokens.device)
+            tokens = tokens.reshape(-1)
+        ids = kmer_ids(tokens, lengths, k=self.k, vocab=self.vocab, buckets=self.buckets)
+        return kmer_profiles(ids, lengths, self.n_ids)
+
+    @torch.no_grad()
+    def fit_statistics(self, profiles: Tensor) -> None:
+        """Set the standardisation from ``(n, n_kmers)`` training profiles (k-mers that never vary
+        keep scale 1)."""
+        profiles = profiles.to(torch.float64)
+        std = profiles.std(0, unbiased=False) if profiles.shape[0] > 1 else torch.zeros(profiles.shape[1])
+        self.mean.copy_(profiles.mean(0))
+        self.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+
+    def forward(self, tokens: Tensor, lengths: Tensor | None) -> Tensor:
+        """Tokens (as the network takes them) -> ``(B, output_size)`` float32 logits."""
+        standardised = (self.profiles(tokens, lengths) - self.mean) / self.scale
+        with torch.autocast(tokens.device.type, enabled=False):
+            return self.linear(standardised)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, vocab={self.vocab!r}, kmers={self.n_ids - FIRST_KMER}"
+
+
+__all__ = ["KMER_VOCABS", "KmerEmbedding", "KmerProfileHead", "kmer_ids", "kmer_profiles", "kmer_vocab_size"]
