@@ -1,4 +1,4 @@
-"""Models: the ChordMixer backbone (no I/O here)."""
+"""Models: the ChordMixer backbone (no I/O here); :mod:`genomix.models.fast` makes it fast."""
 
 from genomix.models.chordmixer import ChordMixer, ChordMixerEncoder
 

@@ -23,7 +23,7 @@ from genomix import native
 from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
-from genomix.models import buffers
+from genomix.models.fast import buffers
 from genomix.precision import autocast, resolve_precision
 from genomix.training import distributed, metrics, rundir
 from genomix.training.batches import batch_reader

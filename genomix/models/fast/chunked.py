@@ -9,7 +9,7 @@ output and (in backward) the input gradient. Everything else lives one chunk at 
 
 It keeps only its input for backward and recomputes the MLP there, chunk by chunk: the work of
 per-block activation checkpointing, which is why the encoder uses it only when checkpointing is on
-(see ``ChordMixerEncoder``).
+(see :mod:`genomix.models.fast.engine`).
 
 Covers ``x + rotate(fc2(gelu(fc1(prenorm(x)))))`` with a LayerNorm prenorm (its affine folded into
 ``fc1`` by the caller) or none, and no active dropout; any post-norm is applied by the caller.
@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genomix.models import fused
-from genomix.models.buffers import empty_like
+from genomix.models.fast import fused
+from genomix.models.fast.buffers import empty_like
 from genomix.models.rotation import _gather_subset, rotate_add_into
 
 CHUNK_ROWS = 8192
@@ -57,7 +57,7 @@ def _hidden(xc: Tensor, w1: Tensor, b1: Tensor, normalize: bool, eps: float):
 
 class _ChunkedBlock(torch.autograd.Function):
     """With bf16 rows and the native kernels (:func:`fused.supported`) each chunk runs the fused block's
-    kernels (:mod:`genomix.models.fused`), so the values are those of the unchunked fused block;
+    kernels (:mod:`genomix.models.fast.fused`), so the values are those of the unchunked fused block;
     otherwise ATen ops."""
 
     @staticmethod
