@@ -20,8 +20,10 @@ import time
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from genomix.models import fused
+from genomix.models import fast
 from genomix.models.chordmixer import ChordMixerBlock
+from genomix.models.fast.blocks import run_block, run_chunked
+from genomix.models.fast.dispatch import PATHS, block_plan
 from genomix.models.rotation import build_rotation
 
 
@@ -36,6 +38,7 @@ def main() -> None:
     width = args.tracks * args.track_size
     torch.manual_seed(0)
     block = ChordMixerBlock(width, args.track_size, args.hidden_size, 0.0, 0.0, "LN", "None")
+    plan = block_plan(block)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, D = {width}, hidden {args.hidden_size}, "
           f"bf16, forward + backward of one block, best of {args.repeats}")
     print(f"{'rows':>9} {'checkpoint':>11} {'+kernels':>9} {'chunked':>9} {'+kernels':>9} {'ratio':>6} "
@@ -47,25 +50,24 @@ def main() -> None:
         grad = torch.randn_like(x)
 
         def plain(inp):
-            return checkpoint(block, inp, rotation.index, rotation.inverse, args.tracks, use_reentrant=False)
+            return checkpoint(run_block, block, plan, inp, rotation, use_reentrant=False)
 
         def chunked(inp):
-            return block.forward_chunked(inp, rotation.index, rotation.inverse)
+            return run_chunked(block, inp, rotation)
 
         runs = {"plain": (plain, False), "plain+k": (plain, True), "chunked": (chunked, False),
                 "chunked+k": (chunked, True)}
         best = dict.fromkeys(runs, float("inf"))
         for _ in range(args.repeats + 1):  # the first round warms up
             for name, (forward, kernels) in runs.items():
-                fused.ENABLED = kernels
                 inp = x.clone().requires_grad_(True)
                 start = time.perf_counter()
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    out = forward(inp)
-                out.backward(grad)
+                with fast.use(PATHS if kernels else set(PATHS) - {"fused"}):
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        out = forward(inp)
+                    out.backward(grad)
                 best[name] = min(best[name], time.perf_counter() - start)
                 del out, inp
-        fused.ENABLED = True
         speed = {name: rows / seconds for name, seconds in best.items()}
         print(f"{rows:>9,} {speed['plain']:>11,.0f} {speed['plain+k']:>9,.0f} {speed['chunked']:>9,.0f} "
               f"{speed['chunked+k']:>9,.0f} {speed['chunked+k'] / speed['plain']:>6.2f} "

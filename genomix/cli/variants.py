@@ -14,6 +14,7 @@ import sys
 import click
 
 from genomix.cli import command_line
+from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
@@ -45,6 +46,7 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
     from genomix.training.checkpoint import load_model
 
     check_output_path(out)
+    tune_cpu()
     aliases = parse_contig_aliases(contig_alias)
     model, info = load_model(model_path, device=device)
     if info.get("task") != "variant_effect":

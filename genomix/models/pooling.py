@@ -18,23 +18,24 @@ class _SegmentMean(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, rows: Tensor, lengths: Tensor, sequence_of: Tensor, chunk: int) -> Tensor:
-        sums = torch.zeros(len(lengths), rows.shape[1], dtype=torch.float32, device=rows.device)
+        dtype = torch.promote_types(rows.dtype, torch.float32)  # float64 rows stay float64
+        sums = torch.zeros(len(lengths), rows.shape[1], dtype=dtype, device=rows.device)
         for start in range(0, rows.shape[0], chunk):
             stop = min(start + chunk, rows.shape[0])
-            sums.index_add_(0, sequence_of[start:stop], rows[start:stop].float())
+            sums.index_add_(0, sequence_of[start:stop], rows[start:stop].to(dtype))
         ctx.save_for_backward(lengths, sequence_of)
         ctx.rows_dtype = rows.dtype
-        return sums / lengths.unsqueeze(1).float()
+        return sums / lengths.unsqueeze(1).to(dtype)
 
     @staticmethod
     def backward(ctx, grad_means: Tensor):
         lengths, sequence_of = ctx.saved_tensors
-        per_sequence = (grad_means / lengths.unsqueeze(1).float()).to(ctx.rows_dtype)
+        per_sequence = (grad_means / lengths.unsqueeze(1).to(grad_means.dtype)).to(ctx.rows_dtype)
         return per_sequence.index_select(0, sequence_of), None, None, None
 
 
 def segment_mean(rows: Tensor, lengths: Tensor, *, chunk: int = MEAN_CHUNK) -> Tensor:
-    """Mean of each sequence's rows: ``(N, D)``, ``(B,)`` -> ``(B, D)`` float32."""
+    """Mean of each sequence's rows: ``(N, D)``, ``(B,)`` -> ``(B, D)`` float32 (float64 for float64 rows)."""
     sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=rows.device), lengths)
     return _SegmentMean.apply(rows, lengths, sequence_of, chunk)
 

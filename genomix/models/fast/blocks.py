@@ -66,7 +66,7 @@ def run_chunked(block: ChordMixerBlock, x: Tensor, rotation: Rotation) -> Tensor
     record("chunked")
     normalize, eps = normalizes(block)
     out = chunked.chunked_block(x, *mlp_weights(block), rotation.index, rotation.inverse,
-                                normalize=normalize, eps=eps)
+                                normalize=normalize, eps=eps, kernels=active("fused"))
     return apply_norm(block.norm, out, rotation.lengths)
 
 

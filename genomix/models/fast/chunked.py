@@ -31,7 +31,8 @@ Measured per block at 2**18 rows (2 threads): 2,048 rows 324-384k tokens/s, 4,09
 
 
 def chunked_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
-                  inverse: Tensor, *, normalize: bool, eps: float, chunk: int | None = None) -> Tensor:
+                  inverse: Tensor, *, normalize: bool, eps: float, chunk: int | None = None,
+                  kernels: bool = True) -> Tensor:
     """``x + rotate(mlp(layer_norm(x) if normalize else x))`` on ``(n, D)`` rows, chunk by chunk.
 
     Args:
@@ -42,8 +43,9 @@ def chunked_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, ind
         normalize: apply a LayerNorm without affine before ``fc1``.
         eps: the LayerNorm's epsilon.
         chunk: rows per chunk (default :data:`CHUNK_ROWS`).
+        kernels: use the fused kernels where they apply (:func:`fused.supported`); False: ATen ops.
     """
-    return _ChunkedBlock.apply(x, w1, b1, w2, b2, index, inverse, normalize, eps, chunk or CHUNK_ROWS)
+    return _ChunkedBlock.apply(x, w1, b1, w2, b2, index, inverse, normalize, eps, chunk or CHUNK_ROWS, kernels)
 
 
 def _hidden(xc: Tensor, w1: Tensor, b1: Tensor, normalize: bool, eps: float):
@@ -62,12 +64,12 @@ class _ChunkedBlock(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
-                inverse: Tensor | None, normalize: bool, eps: float, chunk: int) -> Tensor:
+                inverse: Tensor | None, normalize: bool, eps: float, chunk: int, kernels: bool) -> Tensor:
         x = x.contiguous()
         n = x.shape[0]
         per_row = index.numel() // max(n, 1)
         ctx.dtypes = (w1.dtype, b1.dtype, w2.dtype, b2.dtype)
-        ctx.native = fused.supported(x, index)
+        ctx.native = kernels and fused.supported(x, index)
         w1, b1, w2, b2_float = fused.kernel_weights(x, w1.detach(), b1.detach(), w2.detach(), b2)
         b2 = b2.detach().to(x.dtype)
         with torch.autocast(x.device.type, enabled=False):
@@ -125,7 +127,7 @@ class _ChunkedBlock(torch.autograd.Function):
                         grad_in, xc, (width,), mean, rstd, None, None, [True, False, False])[0]
                 torch.add(grad_out[start:start + chunk], grad_in, out=grad_x[start:start + chunk])
         return (grad_x, *(grad.to(dtype) for grad, dtype in zip((grad_w1, grad_b1, grad_w2, grad_b2), ctx.dtypes)),
-                None, None, None, None, None)
+                None, None, None, None, None, None)
 
 
 __all__ = ["chunked_block", "CHUNK_ROWS"]
