@@ -103,16 +103,17 @@ class GroupNorm(SequenceNorm):
         n_rows, width = x.shape
         groups = self.gn.num_groups
         sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=x.device), lengths)
-        grouped = x.float().view(n_rows, groups, width // groups)
-        counts = (lengths.to(torch.float32) * (width // groups)).unsqueeze(1)  # (B, 1)
-        zeros = torch.zeros(len(lengths), groups, dtype=torch.float32, device=x.device)
+        dtype = torch.promote_types(x.dtype, torch.float32)  # float32 statistics, float64 stays float64
+        grouped = x.to(dtype).view(n_rows, groups, width // groups)
+        counts = (lengths.to(dtype) * (width // groups)).unsqueeze(1)  # (B, 1)
+        zeros = torch.zeros(len(lengths), groups, dtype=dtype, device=x.device)
         mean = zeros.index_add(0, sequence_of, grouped.sum(-1)) / counts
         centered = grouped - mean.index_select(0, sequence_of).unsqueeze(-1)
         variance = zeros.index_add(0, sequence_of, centered.square().sum(-1)) / counts
         rstd = torch.rsqrt(variance + self.gn.eps)
         normed = (centered * rstd.index_select(0, sequence_of).unsqueeze(-1)).view(n_rows, width)
         if self.gn.affine:
-            normed = normed * self.gn.weight.float() + self.gn.bias.float()
+            normed = normed * self.gn.weight.to(dtype) + self.gn.bias.to(dtype)
         return normed.to(x.dtype)
 
 
