@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 
-def tune_cpu() -> None:
+
+def tune_cpu(*, log_level: int = logging.DEBUG) -> None:
     """:func:`genomix.models.fast.tune_cpu`, for ``train``, ``evaluate``, ``annotate`` and ``score-variants``.
 
     Called first thing in the command body: PyTorch reads ``THP_MEM_ALLOC_ENABLE`` at the process's
-    first allocation of 2 MB or more.
+    first allocation of 2 MB or more. ``train`` logs what it did at INFO (its log is the run's
+    record); the other commands at DEBUG, so their output stays their results.
     """
     from genomix.models.fast import tune_cpu as tune
 
-    tune()
+    tune(log_level=log_level)

@@ -1,6 +1,6 @@
 """``genomix score-variants``: score a VCF with a trained ref/alt model; one library call.
 
-The checkpoint is read with :func:`genomix.training.checkpoint.load_model`; it must hold a
+The checkpoint is read with :func:`genomix.checkpoint.load_model`; it must hold a
 ``variant_effect`` model. The window and label kind come from the checkpoint (``window``,
 ``label_kind``, written by ``genomix train``), else from ``--window`` and the checkpoint's classes
 (classes: classification; none: regression). ``--window`` overrides the checkpoint's.
@@ -43,7 +43,7 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
     from genomix.errors import CheckpointError, ConfigError
     from genomix.inference.variants import score_vcf
     from genomix.io.vcf import check_output_path
-    from genomix.training.checkpoint import load_model
+    from genomix.checkpoint import load_model
 
     check_output_path(out)
     tune_cpu()

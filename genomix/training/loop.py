@@ -20,21 +20,19 @@ import numpy as np
 import torch
 
 from genomix import native
+from genomix.checkpoint import primitive, read_checkpoint, save_checkpoint
 from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
+from genomix.models import build_model
 from genomix.models.fast import buffers
 from genomix.precision import autocast, resolve_precision
 from genomix.training import distributed, metrics, rundir
 from genomix.training.batches import batch_reader
-from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
 from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
-from genomix.training.tasks import (
-    build_model,
-    make_task,
-    model_kwargs_for,
-)
+from genomix.training.sizing import model_kwargs_for
+from genomix.training.tasks import make_task
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from conftest import TINY
 
 from genomix.errors import GenomixError
 from genomix.training import rundir
-from genomix.training.checkpoint import load_model, read_checkpoint
+from genomix.checkpoint import load_model, read_checkpoint
 from genomix.training.config import load_config
 from genomix.training.loop import lr_at, train
 

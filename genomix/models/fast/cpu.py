@@ -42,17 +42,20 @@ class CpuTuning:
         return f"{THP_VARIABLE}={self.huge_pages} ({source}), glibc malloc thresholds {malloc}"
 
 
-def tune_cpu() -> CpuTuning:
+def tune_cpu(*, log_level: int = logging.INFO) -> CpuTuning:
     """Tune this process for long-sequence CPU work; call it before the first large tensor exists.
 
+    Args:
+        log_level: the level of the one log line that says what was done.
+
     Returns:
-        What was done (also logged at INFO).
+        What was done.
     """
     huge_pages_set = THP_VARIABLE not in os.environ
     if huge_pages_set:
         os.environ[THP_VARIABLE] = "1"
     tuning = CpuTuning(os.environ[THP_VARIABLE], huge_pages_set, tune_malloc())
-    LOG.info("CPU tuning: %s", tuning.describe())
+    LOG.log(log_level, "CPU tuning: %s", tuning.describe())
     return tuning
 
 
