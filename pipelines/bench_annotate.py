@@ -164,6 +164,9 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        from genomix.models.fast import tune_cpu
+
+        tune_cpu()  # as genomix annotate does, before the first large allocation
         spec = json.loads(args.child)
         print(json.dumps(forward_child(spec) if spec.get("kind") == "forward" else annotate_child(spec)))
         return

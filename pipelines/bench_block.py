@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    fast.tune_cpu()  # as the genomix commands do, before the first large allocation
     width = args.tracks * args.track_size
     torch.manual_seed(0)
     block = ChordMixerBlock(width, args.track_size, args.hidden_size, 0.0, 0.0, "LN", "None")

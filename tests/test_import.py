@@ -33,3 +33,15 @@ def test_tune_cpu_is_the_one_explicit_call():
     code = ("import os; from genomix.models.fast import tune_cpu; t = tune_cpu(); "
             "print(os.environ.get('THP_MEM_ALLOC_ENABLE'), t.huge_pages_set)")
     assert _fresh_python(code) == "1 True"
+
+
+def test_inference_reads_checkpoints_without_training():
+    code = ("import sys, genomix.checkpoint, genomix.inference.annotate, genomix.inference.variants; "
+            "print(sorted(m for m in sys.modules if m.startswith('genomix.training')))")
+    assert _fresh_python(code) == "[]"
+
+
+def test_no_import_cycle_between_batches_and_tasks():
+    for first in ("genomix.training.batches", "genomix.training.tasks"):
+        code = f"import {first}, sys; print('genomix.training.tasks' in sys.modules, 'genomix.training.batches' in sys.modules)"
+        assert _fresh_python(code) in ("True False", "False True")

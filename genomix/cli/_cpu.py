@@ -9,8 +9,8 @@ def tune_cpu(*, log_level: int = logging.DEBUG) -> None:
     """:func:`genomix.models.fast.tune_cpu`, for ``train``, ``evaluate``, ``annotate`` and ``score-variants``.
 
     Called first thing in the command body: PyTorch reads ``THP_MEM_ALLOC_ENABLE`` at the process's
-    first allocation of 2 MB or more. ``train`` logs what it did at INFO (its log is the run's
-    record); the other commands at DEBUG, so their output stays their results.
+    first allocation of 2 MB or more. Logged at DEBUG (``--verbose``), so that a command's output stays
+    its results and its errors one line; the trainer's INFO line on the CPU path repeats the setting.
     """
     from genomix.models.fast import tune_cpu as tune
 

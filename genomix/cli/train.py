@@ -88,7 +88,7 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
     from genomix.training.loop import train as run_training
 
     _setup_logging(quiet=quiet, verbose=verbose)
-    tune_cpu(log_level=logging.INFO)
+    tune_cpu()
     flags = [f"precision={precision}"] * bool(precision) + [f"max_tokens={max_tokens}"] * bool(max_tokens)
     if grad_checkpointing:
         flags.append("grad_checkpointing=true")

@@ -181,12 +181,7 @@ class DatasetWriter:
             ValueError: the arrays are inconsistent (the message names the split and array).
         """
         _check_split(name, arrays, classes=self.classes)
-        group = self._handle.create_group(name)
-        if arrays.tokens is not None:
-            _write_array(group, "tokens", np.ascontiguousarray(arrays.tokens, dtype=np.uint8))
-        else:
-            _write_array(group, "values", np.ascontiguousarray(arrays.values, dtype=np.float32))
-        _write_rest(group, arrays)
+        _write_split(self._handle.create_group(name), arrays)
         self.split_sizes[name] = len(arrays)
 
     def stream_split(self, name: str, *, offsets: np.ndarray, channels: int | None = None) -> "SplitStream":
@@ -332,6 +327,14 @@ def _write_attrs(handle: h5py.File, *, task, alphabet, vocab, classes, provenanc
         if key in attrs:
             raise ValueError(f"extra attribute {key!r} would overwrite a format attribute")
         attrs[key] = value if isinstance(value, (str, int, float, bool, np.number)) else json.dumps(value)
+
+
+def _write_split(group: h5py.Group, arrays: SplitArrays) -> None:
+    if arrays.tokens is not None:
+        _write_array(group, "tokens", np.ascontiguousarray(arrays.tokens, dtype=np.uint8))
+    else:
+        _write_array(group, "values", np.ascontiguousarray(arrays.values, dtype=np.float32))
+    _write_rest(group, arrays)
 
 
 def _write_rest(group: h5py.Group, arrays: SplitArrays) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -409,9 +410,10 @@ def train(
             logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",
                         trainer.model_kwargs, trainer.total_steps, config.epochs)
             if context.device.type == "cpu":
-                logger.info("%s on the CPU: %s", resolve_precision(config.precision, context.device),
+                logger.info("%s on the CPU: %s; THP_MEM_ALLOC_ENABLE=%s", resolve_precision(config.precision, context.device),
                             "fused kernels (genomix.native)" if native.available()
-                            else "ATen ops only, the fused kernels could not be built (docs/model.md)")
+                            else "ATen ops only, the fused kernels could not be built (docs/model.md)",
+                            os.environ.get("THP_MEM_ALLOC_ENABLE", "unset (genomix.models.fast.tune_cpu sets it)"))
         summary = trainer.run()
         buffers.POOL.clear()
         if config.final_test and context.is_main and "test" in trainer.dataset.split_names:

@@ -137,7 +137,7 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch
     def explode(group, arrays):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_write_rest", explode)
+    monkeypatch.setattr(store, "_write_split", explode)
     with pytest.raises(RuntimeError):
         _write(path, {"train": _split([3])})
     assert path.read_bytes() == before
