@@ -91,10 +91,8 @@ class Plan:
         return "; ".join(parts)
 
 
-_PRENORMS = {LayerNorm: ("weight", "bias"), nn.Identity: ()}
-_NORMS = {LayerNorm: ("weight", "bias"), BatchNorm: ("bn.weight", "bn.bias"), GroupNorm: ("gn.weight", "gn.bias"),
-          nn.Identity: ()}
-_MLP_PARAMETERS = ("mix.fc1.weight", "mix.fc1.bias", "mix.fc2.weight", "mix.fc2.bias")
+_PRENORMS = (LayerNorm, nn.Identity)
+_NORMS = (LayerNorm, BatchNorm, GroupNorm, nn.Identity)
 
 
 def block_plan(block: nn.Module) -> BlockPlan:
@@ -135,15 +133,41 @@ def _not_exact(block: nn.Module) -> str | None:
     for label, module in (("prenorm", prenorm), ("norm", norm)):
         if type(module) is LayerNorm and (module.weight is None or module.bias is None):
             return f"{label} LayerNorm has no affine"
-    expected = {*_MLP_PARAMETERS, *(f"prenorm.{n}" for n in _NORMS[type(prenorm)]),
-                *(f"norm.{n}" for n in _NORMS[type(norm)])}
-    names = {name for name, _ in block.named_parameters()}
-    if names != expected:
-        extra, missing = sorted(names - expected), sorted(expected - names)
-        return f"parameters differ from the fast paths' block (extra {extra}, missing {missing})"
-    for name, module in block.named_modules():
-        if module._forward_hooks or module._forward_pre_hooks:
-            return f"{name or 'block'} has forward hooks"
+    for wrapper in (prenorm, norm):
+        inner = _WRAPPED.get(type(wrapper))
+        if inner is not None and type(wrapper._modules.get(inner[0])) is not inner[1]:
+            return f"{type(wrapper).__name__}.{inner[0]} is not {inner[1].__name__}"
+    return _layout_problem(block)
+
+
+_WRAPPED = {BatchNorm: ("bn", nn.BatchNorm1d), GroupNorm: ("gn", nn.GroupNorm)}
+_AFFINE = ("weight", "bias")
+_LAYOUT = {ChordMixerBlock: ((), ("prenorm", "mix", "dropout", "norm")), Mlp: ((), ("fc1", "act", "fc2", "drop")),
+           nn.Linear: (_AFFINE, ()), nn.GELU: ((), ()), nn.Dropout: ((), ()), nn.Identity: ((), ()),
+           LayerNorm: (_AFFINE, ()), BatchNorm: ((), ("bn",)), nn.BatchNorm1d: (_AFFINE, ()),
+           GroupNorm: ((), ("gn",)), nn.GroupNorm: (_AFFINE, ())}
+"""Module type -> (its parameter names, its child names) in the block the fast paths implement."""
+
+
+def _layout_problem(module: nn.Module, prefix: str = "") -> str | None:
+    """Why the modules under an (exactly typed) block hold other parameters, children or hooks, or None.
+
+    Compares each module's own dicts with :data:`_LAYOUT` (no generic walk: the plan is re-derived on every
+    call, at a few microseconds a block).
+    """
+    if module._forward_hooks or module._forward_pre_hooks:
+        return f"{prefix.rstrip('.') or 'block'} has forward hooks"
+    parameters, children = _LAYOUT[type(module)]
+    names = [name for name, value in module._parameters.items() if value is not None]
+    if set(names) != set(parameters) or set(module._modules) != set(children):
+        have = {prefix + name for name in (*names, *module._modules)}
+        want = {prefix + name for name in (*parameters, *children)}
+        return (f"parameters differ from the fast paths' block (extra {sorted(have - want)}, "
+                f"missing {sorted(want - have)})")
+    for name in children:
+        problem = _layout_problem(module._modules[name], f"{prefix}{name}.")
+        if problem is not None:
+            return problem
     return None
 
 
