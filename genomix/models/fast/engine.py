@@ -65,8 +65,7 @@ def encode(encoder: ChordMixerEncoder, rows: Tensor, lengths: Tensor, depths: Te
 
 def _batch_statistics(encoder: ChordMixerEncoder) -> bool:
     """Whether a block computes statistics over the batch in this call (BatchNorm in training)."""
-    return encoder.training and any(isinstance(module, nn.modules.batchnorm._BatchNorm)
-                                    for module in encoder.modules())
+    return encoder.training and any(isinstance(module, nn.BatchNorm1d) for module in encoder.modules())
 
 
 def _group_rows(encoder: ChordMixerEncoder, rows: Tensor) -> int:
