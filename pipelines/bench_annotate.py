@@ -41,8 +41,8 @@ def random_checkpoint(path: Path) -> Path:
     import torch
 
     from genomix.alphabet import DNA
-    from genomix.training.checkpoint import primitive, save_checkpoint
-    from genomix.training.tasks import build_model
+    from genomix.checkpoint import primitive, save_checkpoint
+    from genomix.models import build_model
 
     torch.manual_seed(0)
     model = build_model(RECIPE_MODEL)
@@ -92,7 +92,6 @@ def forward_child(spec: dict) -> dict:
 
     from genomix.inference.annotate import predict_tokens
     from genomix.resources import peak_memory_mb
-    from genomix.training.tasks import ClassificationTask
 
     if spec["threads"]:
         torch.set_num_threads(spec["threads"])
@@ -100,10 +99,9 @@ def forward_child(spec: dict) -> dict:
     lengths = list(bench_model.WORKLOADS[spec["workload"]]["lengths"])
     lengths = lengths * max(1, spec["max_tokens"] // sum(lengths))
     tokens = np.random.default_rng(1).integers(1, 16, sum(lengths), dtype=np.uint8)
-    task = ClassificationTask([str(k) for k in range(bench_model.MODEL["output_size"])], np.zeros(0, dtype=np.int64))
 
     def step() -> None:
-        predict_tokens(model, tokens, np.array(lengths), task=task, alphabet="dna", device=spec["device"],
+        predict_tokens(model, tokens, np.array(lengths), alphabet="dna", device=spec["device"],
                        precision=spec["precision"])
 
     step()
@@ -166,6 +164,9 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        from genomix.models.fast import tune_cpu
+
+        tune_cpu()  # as genomix annotate does, before the first large allocation
         spec = json.loads(args.child)
         print(json.dumps(forward_child(spec) if spec.get("kind") == "forward" else annotate_child(spec)))
         return

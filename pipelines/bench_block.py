@@ -7,7 +7,7 @@ Reproduces the per-block table in docs/benchmarks.md ("Megabase scale"). One com
 For each length, one block (D = 336: 21 tracks of 16, hidden 128, LayerNorm prenorm, bf16 autocast)
 runs forward + backward four ways in the same process, interleaved, best of ``--repeats``:
 ``checkpoint(block)`` (the plain checkpointed block) with ATen ops and with the fused kernels
-(genomix/native), and the chunked block (genomix/models/chunked.py) with ATen ops and with the kernels.
+(genomix/native), and the chunked block (genomix/models/fast/chunked.py) with ATen ops and with the kernels.
 It prints tokens/s and two ratios: chunked with kernels against the plain checkpointed block, and the
 kernels against ATen in the chunked block.
 """
@@ -20,8 +20,10 @@ import time
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from genomix.models import fused
+from genomix.models import fast
 from genomix.models.chordmixer import ChordMixerBlock
+from genomix.models.fast.blocks import run_block, run_chunked
+from genomix.models.fast.dispatch import PATHS, block_plan
 from genomix.models.rotation import build_rotation
 
 
@@ -33,9 +35,11 @@ def main() -> None:
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    fast.tune_cpu()  # as the genomix commands do, before the first large allocation
     width = args.tracks * args.track_size
     torch.manual_seed(0)
     block = ChordMixerBlock(width, args.track_size, args.hidden_size, 0.0, 0.0, "LN", "None")
+    plan = block_plan(block)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, D = {width}, hidden {args.hidden_size}, "
           f"bf16, forward + backward of one block, best of {args.repeats}")
     print(f"{'rows':>9} {'checkpoint':>11} {'+kernels':>9} {'chunked':>9} {'+kernels':>9} {'ratio':>6} "
@@ -47,25 +51,24 @@ def main() -> None:
         grad = torch.randn_like(x)
 
         def plain(inp):
-            return checkpoint(block, inp, rotation.index, rotation.inverse, args.tracks, use_reentrant=False)
+            return checkpoint(run_block, block, plan, inp, rotation, use_reentrant=False)
 
         def chunked(inp):
-            return block.forward_chunked(inp, rotation.index, rotation.inverse)
+            return run_chunked(block, inp, rotation)
 
         runs = {"plain": (plain, False), "plain+k": (plain, True), "chunked": (chunked, False),
                 "chunked+k": (chunked, True)}
         best = dict.fromkeys(runs, float("inf"))
         for _ in range(args.repeats + 1):  # the first round warms up
             for name, (forward, kernels) in runs.items():
-                fused.ENABLED = kernels
                 inp = x.clone().requires_grad_(True)
                 start = time.perf_counter()
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    out = forward(inp)
-                out.backward(grad)
+                with fast.use(PATHS if kernels else set(PATHS) - {"fused"}):
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        out = forward(inp)
+                    out.backward(grad)
                 best[name] = min(best[name], time.perf_counter() - start)
                 del out, inp
-        fused.ENABLED = True
         speed = {name: rows / seconds for name, seconds in best.items()}
         print(f"{rows:>9,} {speed['plain']:>11,.0f} {speed['plain+k']:>9,.0f} {speed['chunked']:>9,.0f} "
               f"{speed['chunked+k']:>9,.0f} {speed['chunked+k'] / speed['plain']:>6.2f} "

@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from plain_chordmixer import PlainChordMixer  # noqa: E402
 
 from genomix import ChordMixer  # noqa: E402
+from genomix.models.fast import tune_cpu  # noqa: E402
 from genomix.resources import best_step_seconds, peak_memory_mb  # noqa: E402
 
 WORKLOADS = {
@@ -128,6 +129,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.child:
+        tune_cpu()  # as the genomix commands do, before the first large allocation
         spec = json.loads(args.child)
         print(json.dumps(measure(spec["impl"], spec["workload"], spec["precision"], spec["mode"],
                                  args.device, args.repeats)))

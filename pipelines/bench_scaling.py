@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from genomix import ChordMixer
+from genomix.models.fast import tune_cpu
 from genomix.resources import best_step_seconds, peak_memory_mb
 
 
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        tune_cpu()  # as the genomix commands do, before the first large allocation
         print(json.dumps(measure(json.loads(args.child))))
         return
     checkpointing = {"none": False, "block": "block", "segments": "segments"}[args.checkpointing]

@@ -2,7 +2,10 @@
 
 One ``torch.roll`` per sequence and per track, sequences split by a Python loop, each sequence run
 through its own ``ceil(log2(L))`` blocks. Same parameter names as :class:`genomix.ChordMixer`, so one
-state dict loads into both. Slow on purpose: it is the definition, not the implementation.
+state dict loads into both. Slow on purpose: it is the definition, not the implementation. The norms
+are the published ones (``map_norm``): ``BN`` and ``GN`` permute ``(B, L, D)`` to ``(B, D, L)`` and apply
+``nn.BatchNorm1d(D)`` / ``nn.GroupNorm(track_size, D)``, so GN normalises each sequence over all its
+positions per group of channels. A variable-length sequence is normalised as a batch of one.
 """
 
 from __future__ import annotations
@@ -12,7 +15,34 @@ import math
 import torch
 from torch import nn
 
-from genomix.models.chordmixer import make_norm
+
+class PublishedBatchNorm(nn.Module):
+    def __init__(self, embedding_size):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(embedding_size)
+
+    def forward(self, x):
+        return torch.permute(self.bn(torch.permute(x, (0, 2, 1))), (0, 2, 1))
+
+
+class PublishedGroupNorm(nn.Module):
+    def __init__(self, embedding_size, n_groups):
+        super().__init__()
+        self.gn = nn.GroupNorm(n_groups, embedding_size)
+
+    def forward(self, x):
+        return torch.permute(self.gn(torch.permute(x, (0, 2, 1))), (0, 2, 1))
+
+
+def map_norm(norm_type, embedding_size, track_size):
+    """The published norm for ``'LN'``, ``'BN'``, ``'GN'`` or ``'None'``; acts on ``(B, L, D)``."""
+    if norm_type == "LN":
+        return nn.LayerNorm(embedding_size)
+    if norm_type == "BN":
+        return PublishedBatchNorm(embedding_size)
+    if norm_type == "GN":
+        return PublishedGroupNorm(embedding_size, track_size)
+    return nn.Identity()
 
 
 class PlainMlp(nn.Module):
@@ -39,14 +69,14 @@ class PlainBlock(nn.Module):
     def __init__(self, embedding_size, track_size, hidden_size, mlp_dropout, layer_dropout, prenorm, norm):
         super().__init__()
         self.track_size = track_size
-        self.prenorm = make_norm(prenorm, embedding_size, track_size)
+        self.prenorm = map_norm(prenorm, embedding_size, track_size)
         self.mix = PlainMlp(embedding_size, hidden_size, mlp_dropout)
         self.dropout = nn.Dropout(layer_dropout)
-        self.norm = make_norm(norm, embedding_size, track_size)
+        self.norm = map_norm(norm, embedding_size, track_size)
 
     def _norm(self, module, x):
-        # norms act on (rows, D)
-        return module(x.reshape(-1, x.shape[-1])).view(x.shape)
+        # published norms act on (B, L, D); a variable-length sequence (L, D) is a batch of one
+        return module(x) if x.dim() == 3 else module(x[None])[0]
 
     def forward(self, x, dim):
         update = self.dropout(self.mix(self._norm(self.prenorm, x)))

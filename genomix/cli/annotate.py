@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
 
 
@@ -86,6 +87,7 @@ def annotate(model: Path, fasta: str, out: str | None, bed: str | None, window: 
     if out is None and bed is None:
         raise click.UsageError("give --out FILE (or '-') and/or --bed FILE")
     _setup_logging(quiet=quiet)
+    tune_cpu()
     bar = _Bar(disable=quiet)
     try:
         summary = annotate_fasta(model, fasta, out=out, bed=bed, window=window, stride=stride, rc=rc,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
 
 
@@ -87,6 +88,7 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
     from genomix.training.loop import train as run_training
 
     _setup_logging(quiet=quiet, verbose=verbose)
+    tune_cpu()
     flags = [f"precision={precision}"] * bool(precision) + [f"max_tokens={max_tokens}"] * bool(max_tokens)
     if grad_checkpointing:
         flags.append("grad_checkpointing=true")
@@ -135,6 +137,7 @@ def evaluate(checkpoint: Path, dataset: Path, split: str, out_dir: Path | None, 
     from genomix.training.evaluate import evaluate_checkpoint
 
     _setup_logging(quiet=True, verbose=False)
+    tune_cpu()
     with tqdm(unit="seq", desc=f"evaluate {split}", disable=quiet, dynamic_ncols=True) as bar:
         report = evaluate_checkpoint(checkpoint, dataset, split=split, out_dir=out_dir, max_tokens=max_tokens,
                                      precision=precision, plots=not no_plots, device=device, progress=bar.update)

@@ -1,6 +1,6 @@
 """``genomix score-variants``: score a VCF with a trained ref/alt model; one library call.
 
-The checkpoint is read with :func:`genomix.training.checkpoint.load_model`; it must hold a
+The checkpoint is read with :func:`genomix.checkpoint.load_model`; it must hold a
 ``variant_effect`` model. The window and label kind come from the checkpoint (``window``,
 ``label_kind``, written by ``genomix train``), else from ``--window`` and the checkpoint's classes
 (classes: classification; none: regression). ``--window`` overrides the checkpoint's.
@@ -14,6 +14,7 @@ import sys
 import click
 
 from genomix.cli import command_line
+from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
@@ -43,11 +44,12 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
     from genomix.errors import CheckpointError, ConfigError
     from genomix.inference.variants import score_vcf
     from genomix.io.vcf import check_output_path
-    from genomix.training.checkpoint import load_model
+    from genomix.checkpoint import load_model
     from genomix.validation import check_output_not_input, resolve_device
 
     check_output_path(out)
     check_output_not_input(out, [model_path, reference, vcf])
+    tune_cpu()
     aliases = parse_contig_aliases(contig_alias)
     model, info = load_model(model_path, device=resolve_device(device))
     if info.get("task") != "variant_effect":

@@ -15,7 +15,8 @@ for lengths, markers and values, so the same seed gives the same arrays, and cha
 does not change the training split.
 
 Storage: sequences are generated in blocks of about :data:`BLOCK_POSITIONS` positions and streamed
-to the file, so memory stays bounded for any number of sequences. ``values`` is chunked by column
+to the file through :class:`genomix.datasets.store.DatasetWriter` (the one writer of the dataset
+file), so memory stays bounded for any number of sequences. Streamed ``values`` are chunked by column
 (``(65536, 1)`` chunks, LZF + shuffle): the marker channel is almost all zeros and compresses to
 almost nothing, and shuffling the value channel's bytes packs its low-entropy sign/exponent bytes
 together, giving about 3.8 bytes per position instead of float32's 8 (see docs/tasks.md).
@@ -23,7 +24,6 @@ together, giving about 3.8 bytes per position instead of float32's 8 (see docs/t
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -31,13 +31,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from genomix.datasets.h5write import GuardedFile, hdf5_output
 from genomix.datasets.provenance import make_provenance
 from genomix.datasets.splits import SPLIT_NAMES
-from genomix.datasets.store import FORMAT, VERSION, SplitArrays, open_dataset
+from genomix.datasets.store import DatasetWriter, SplitArrays, SplitStream
 from genomix.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -57,8 +55,6 @@ VOCAB = {name: channel for channel, name in enumerate(CHANNELS)}
 
 BLOCK_POSITIONS = 1 << 22
 """Positions generated at once (about 32 MiB of float32 values for 2 channels)."""
-CHUNK_ROWS = 1 << 16
-"""Rows per HDF5 chunk of one column (256 KiB of float32)."""
 MIN_ACCEPTANCE = 1e-4
 _VALUE_BITS = 23
 
@@ -306,71 +302,27 @@ def _ids(name: str, n: int) -> list[str]:
 
 def _write_file(target: Path, plans: list[SplitPlan], *, provenance: dict, attrs: dict,
                 progress: ProgressCallback | None) -> dict:
-    """Write the dataset to a temporary file beside ``target``, check it opens, rename it."""
-    with hdf5_output(target, verify=lambda path: open_dataset(path).close()) as (handle, guard):
-        handle.attrs.update({"format": FORMAT, "version": VERSION, "task": "regression",
-                             "alphabet": "values", "vocab": json.dumps(VOCAB),
-                             "provenance": json.dumps(provenance, default=str), **attrs})
-        summaries = {plan.name: _write_split(handle.create_group(plan.name), plan, progress, guard)
+    """Stream the splits into a new dataset file (atomic: :class:`DatasetWriter`)."""
+    with DatasetWriter(target, task="regression", alphabet="values", vocab=VOCAB, classes=None,
+                       provenance=provenance, extra_attrs=attrs) as writer:
+        summaries = {plan.name: _write_split(writer.stream_split(plan.name, offsets=plan.offsets,
+                                                                 channels=len(CHANNELS)), plan, progress)
                      for plan in plans}
-    logger.info("wrote %s (%s)", target, ", ".join(f"{name}: {s['sequences']}" for name, s in summaries.items()))
     return summaries
 
 
-def _write_split(group: h5py.Group, plan: SplitPlan, progress: ProgressCallback | None,
-                 guard: GuardedFile) -> dict:
-    offsets = plan.offsets
-    total = int(offsets[-1])
-    n = len(plan.lengths)
-    dataset = group.create_dataset("values", shape=(total, len(CHANNELS)), dtype=np.float32,
-                                   chunks=(max(1, min(total, CHUNK_ROWS)), 1), compression="lzf", shuffle=True)
-    writer = _ChunkAlignedWriter(dataset)
+def _write_split(stream: SplitStream, plan: SplitPlan, progress: ProgressCallback | None) -> dict:
     targets = []
     for values, block_targets in iter_blocks(plan):
-        guard.check()
-        writer.write(values)
+        stream.write(values)
         targets.append(block_targets)
         if progress is not None:
             progress(len(values))
-    writer.close()
     labels = np.concatenate(targets) if targets else np.zeros(0, np.float32)
-    group.create_dataset("offsets", data=offsets)
-    group.create_dataset("labels", data=labels)
-    group.create_dataset("ids", data=np.array(_ids(plan.name, n), dtype=object), dtype=h5py.string_dtype("utf-8"))
-    meta = group.create_group("meta")
-    meta.create_dataset("marker1", data=plan.markers[:, 0])
-    meta.create_dataset("marker2", data=plan.markers[:, 1])
-    return {"sequences": n, "positions": total,
+    n = len(plan.lengths)
+    stream.finish(labels=labels, ids=_ids(plan.name, n),
+                  meta={"marker1": plan.markers[:, 0], "marker2": plan.markers[:, 1]})
+    return {"sequences": n, "positions": int(plan.offsets[-1]),
             "length": {"min": int(plan.lengths.min()), "median": float(np.median(plan.lengths)),
                        "max": int(plan.lengths.max())},
             "target": {"mean": float(labels.mean()), "min": float(labels.min()), "max": float(labels.max())}}
-
-
-class _ChunkAlignedWriter:
-    """Write rows to an HDF5 dataset in whole chunks, so no chunk is compressed twice."""
-
-    def __init__(self, dataset: h5py.Dataset):
-        self.dataset = dataset
-        self.rows = dataset.chunks[0]
-        self.position = 0
-        self.pending: list[np.ndarray] = []
-        self.pending_rows = 0
-
-    def write(self, block: np.ndarray) -> None:
-        self.pending.append(block)
-        self.pending_rows += len(block)
-        if self.pending_rows >= self.rows:
-            data = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
-            whole = len(data) - len(data) % self.rows
-            self.dataset[self.position:self.position + whole] = data[:whole]
-            self.position += whole
-            self.pending = [data[whole:]]
-            self.pending_rows = len(data) - whole
-
-    def close(self) -> None:
-        if self.pending_rows:
-            data = np.concatenate(self.pending)
-            self.dataset[self.position:self.position + len(data)] = data
-            self.position += len(data)
-        if self.position != self.dataset.shape[0]:
-            raise RuntimeError(f"wrote {self.position:,} rows of {self.dataset.shape[0]:,}")

@@ -23,6 +23,7 @@ gzip level 1 (120 MB/s), which would make writing the slowest step of a FASTA bu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -115,13 +116,160 @@ def write_dataset(
     _check_header(splits, task=task, alphabet=alphabet, classes=classes)
     for name, arrays in splits.items():
         _check_split(name, arrays, classes=classes)
-    target = Path(path)
-    with hdf5_output(target) as (handle, guard):
-        _write_attrs(handle, task=task, alphabet=alphabet, vocab=vocab, classes=classes,
-                     provenance=provenance, extra_attrs=extra_attrs)
+    with DatasetWriter(path, task=task, alphabet=alphabet, vocab=vocab, classes=classes, provenance=provenance,
+                       extra_attrs=extra_attrs) as writer:
         for name, arrays in splits.items():
-            _write_split(handle.create_group(name), arrays, guard)
-    logger.info("wrote %s (%s)", target, ", ".join(f"{name}: {len(a)}" for name, a in splits.items()))
+            writer.add_split(name, arrays)
+
+
+class DatasetWriter:
+    """A dataset file being written: root attributes first, then split by split; atomic.
+
+    Use as a context manager: the file is written to a hidden temporary name beside ``path`` and
+    renamed over it only when the block ends without an error (then it is also opened once to check
+    it reads). :func:`write_dataset` is the whole-arrays shortcut; builders whose data does not fit
+    in memory stream a split's rows with :meth:`stream_split`.
+
+    Args:
+        path, task, alphabet, vocab, classes, provenance, extra_attrs: as :func:`write_dataset`.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, task: str, alphabet: str, vocab: dict,
+                 classes: list[str] | None, provenance: dict, extra_attrs: dict | None = None) -> None:
+        _check_header({"": None}, task=task, alphabet=alphabet, classes=classes)
+        self.target = Path(path)
+        self.classes = classes
+        self._header = dict(task=task, alphabet=alphabet, vocab=vocab, classes=classes, provenance=provenance,
+                            extra_attrs=extra_attrs)
+        self._output: contextlib.ExitStack | None = None
+        self._handle: h5py.File | None = None
+        self.guard: GuardedFile | None = None
+        self.split_sizes: dict[str, int] = {}
+
+    def __enter__(self) -> "DatasetWriter":
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            self._handle, self.guard = stack.enter_context(hdf5_output(self.target, verify=self._verify))
+            _write_attrs(self._handle, **self._header)
+            self._output = stack.pop_all()
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool | None:
+        output, self._output = self._output, None
+        if kind is None and not self.split_sizes:
+            kind, error, traceback = ValueError, ValueError("a dataset needs at least one split, got none"), None
+            if not output.__exit__(kind, error, traceback):
+                raise error
+            return None
+        suppressed = output.__exit__(kind, error, traceback)
+        if kind is None:
+            logger.info("wrote %s (%s)", self.target,
+                        ", ".join(f"{name}: {n}" for name, n in self.split_sizes.items()))
+        return suppressed
+
+    @staticmethod
+    def _verify(path: Path) -> None:
+        open_dataset(path).close()
+
+    def add_split(self, name: str, arrays: SplitArrays) -> None:
+        """Write one whole split.
+
+        Raises:
+            ValueError: the arrays are inconsistent (the message names the split and array).
+        """
+        _check_split(name, arrays, classes=self.classes)
+        _write_split(self._handle.create_group(name), arrays, self.guard)
+        self.split_sizes[name] = len(arrays)
+
+    def stream_split(self, name: str, *, offsets: np.ndarray, channels: int | None = None) -> "SplitStream":
+        """Start a split whose data rows are written block by block (:class:`SplitStream`).
+
+        Args:
+            name: the split.
+            offsets: ``int64 (n + 1,)``, as in :class:`SplitArrays`; their last entry is the row count.
+            channels: ``None`` for ``uint8`` tokens, else the number of float32 ``values`` columns.
+        """
+        return SplitStream(self, name, np.asarray(offsets, dtype=np.int64), channels)
+
+
+class SplitStream:
+    """One split's rows, written in order and in whole chunks (no chunk is compressed twice).
+
+    Token rows are stored as :func:`write_dataset` stores them. Values are chunked by column
+    (``CHUNK_BYTES`` per chunk of one column), LZF with shuffle: a column that is almost constant (the
+    adding problem's marker channel) then compresses to almost nothing. Call :meth:`write` until every
+    row is written, then :meth:`finish` with the per-sequence arrays.
+    """
+
+    def __init__(self, writer: DatasetWriter, name: str, offsets: np.ndarray, channels: int | None) -> None:
+        self.writer, self.name, self.offsets = writer, name, offsets
+        self.group = writer._handle.create_group(name)
+        total = int(offsets[-1]) if len(offsets) else 0
+        if channels is None:
+            rows = max(1, min(total, CHUNK_BYTES))
+            dataset = self.group.create_dataset("tokens", shape=(total,), dtype=np.uint8, chunks=(rows,),
+                                                compression=COMPRESSION)
+        else:
+            rows = max(1, min(total, CHUNK_BYTES // 4))
+            dataset = self.group.create_dataset("values", shape=(total, channels), dtype=np.float32,
+                                                chunks=(rows, 1), compression=COMPRESSION, shuffle=True)
+        self._rows = _ChunkAlignedWriter(dataset)
+
+    def write(self, block: np.ndarray) -> None:
+        """The next rows: ``uint8 (rows,)`` tokens or ``float32 (rows, channels)`` values."""
+        self.writer.guard.check()  # a full disk or Ctrl-C stops the stream here
+        self._rows.write(np.ascontiguousarray(block, dtype=self._rows.dataset.dtype))
+
+    def finish(self, *, labels: np.ndarray, ids: list[str], meta: dict | None = None,
+               extra: dict | None = None) -> None:
+        """Write the split's offsets, labels, ids, meta columns and extra arrays (checked like
+        :class:`SplitArrays`).
+
+        Raises:
+            ValueError: fewer or more rows were written than the offsets say, or an array's length
+                is not the number of sequences.
+        """
+        self._rows.close()
+        placeholder = np.empty((self._rows.dataset.shape[0], 0), dtype=np.float32)  # the rows, for the checks
+        arrays = SplitArrays(values=placeholder, offsets=self.offsets, labels=labels, ids=ids, meta=meta or {},
+                             extra=extra or {})
+        _check_split(self.name, arrays, classes=self.writer.classes)
+        _write_rest(self.group, arrays, self.writer.guard)
+        self.writer.split_sizes[self.name] = len(arrays)
+
+
+class _ChunkAlignedWriter:
+    """Write rows to an HDF5 dataset in whole chunks, so no chunk is compressed twice."""
+
+    def __init__(self, dataset: h5py.Dataset):
+        self.dataset = dataset
+        self.rows = dataset.chunks[0]
+        self.position = 0
+        self.pending: list[np.ndarray] = []
+        self.pending_rows = 0
+
+    def write(self, block: np.ndarray) -> None:
+        self.pending.append(block)
+        self.pending_rows += len(block)
+        if self.pending_rows >= self.rows:
+            data = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+            whole = len(data) - len(data) % self.rows
+            self._store(data[:whole])
+            self.pending = [data[whole:]]
+            self.pending_rows = len(data) - whole
+
+    def close(self) -> None:
+        if self.pending_rows:
+            self._store(np.concatenate(self.pending))
+            self.pending, self.pending_rows = [], 0
+        if self.position != self.dataset.shape[0]:
+            raise ValueError(f"wrote {self.position:,} rows of {self.dataset.shape[0]:,}")
+
+    def _store(self, data: np.ndarray) -> None:
+        if self.position + len(data) > self.dataset.shape[0]:
+            raise ValueError(f"more rows than the offsets say ({self.dataset.shape[0]:,})")
+        self.dataset[self.position:self.position + len(data)] = data
+        self.position += len(data)
 
 
 def _check_header(splits: dict, *, task: str, alphabet: str, classes: list[str] | None) -> None:
@@ -187,6 +335,11 @@ def _write_split(group: h5py.Group, arrays: SplitArrays, guard: GuardedFile) -> 
         _write_array(group, "tokens", np.ascontiguousarray(arrays.tokens, dtype=np.uint8), guard)
     else:
         _write_array(group, "values", np.ascontiguousarray(arrays.values, dtype=np.float32), guard)
+    _write_rest(group, arrays, guard)
+
+
+def _write_rest(group: h5py.Group, arrays: SplitArrays, guard: GuardedFile) -> None:
+    """Everything of a split but its tokens or values."""
     _write_array(group, "offsets", np.asarray(arrays.offsets, dtype=np.int64), guard)
     labels = np.asarray(arrays.labels)
     labels = labels.astype(np.int64) if np.issubdtype(labels.dtype, np.integer) else labels.astype(np.float32)
@@ -331,6 +484,7 @@ class SplitView:
         self.offsets: np.ndarray = group["offsets"][()].astype(np.int64)
         self._labels: np.ndarray | None = None
         self._ids: list[str] | None = None
+        self._extra_offsets: dict[str, np.ndarray] = {}
 
     def _group(self) -> h5py.Group:
         return self.dataset._file()[self.name]
@@ -404,6 +558,34 @@ class SplitView:
                                          f"available: {', '.join(self.extra_names) or 'none'}")
         start, stop = group[f"{prefix}_offsets"][self._index(k):self._index(k) + 2]
         return self._checked(group[f"{prefix}_tokens"][start:stop], f"{prefix}_tokens")
+
+    def extra_offsets(self, prefix: str) -> np.ndarray:
+        """``int64 (n + 1,)`` offsets of a ragged extra pair ``<prefix>_tokens`` + ``<prefix>_offsets``
+        (read once and cached, like :attr:`offsets`).
+
+        Raises:
+            DatasetFormatError: the split has no such pair (the message lists its arrays).
+        """
+        if prefix not in self._extra_offsets:
+            self._check_extra_pair(prefix)
+            self._extra_offsets[prefix] = self._group()[f"{prefix}_offsets"][()].astype(np.int64)
+        return self._extra_offsets[prefix]
+
+    def read_extra_rows(self, prefix: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of ``<prefix>_tokens`` (several sequences of the pair in one read).
+
+        Raises:
+            DatasetFormatError: the split has no such pair.
+        """
+        self._check_extra_pair(prefix)
+        return self._checked(self._group()[f"{prefix}_tokens"][int(start):int(stop)], f"{prefix}_tokens")
+
+    def _check_extra_pair(self, prefix: str) -> None:
+        group = self._group()
+        for name in (f"{prefix}_tokens", f"{prefix}_offsets"):
+            if name not in group:
+                raise DatasetFormatError(f"{self.dataset.path}: split {self.name!r} has no array {name!r}; "
+                                         f"available: {', '.join(self.extra_names) or 'none'}")
 
     def _index(self, k: int) -> int:
         n = len(self)

@@ -15,15 +15,18 @@ from genomix.errors import DatasetFormatError
 
 
 def alt_offsets(split: SplitView) -> np.ndarray:
-    """``int64 (n + 1,)`` offsets of the alt windows (cached on the split view)."""
-    cached = getattr(split, "_alt_offsets", None)
-    if cached is None:
-        if "alt_offsets" not in split.extra_names:
-            raise DatasetFormatError(f"{split.dataset.path}: split {split.name!r} has no alt windows "
-                                     f"(alt_tokens/alt_offsets); is it a variant_effect dataset?")
-        cached = split.extra("alt_offsets").astype(np.int64)
-        split._alt_offsets = cached
-    return cached
+    """``int64 (n + 1,)`` offsets of the alt windows (read once by the split view)."""
+    if "alt_offsets" not in split.extra_names or "alt_tokens" not in split.extra_names:
+        raise DatasetFormatError(f"{split.dataset.path}: split {split.name!r} has no alt windows "
+                                 f"(alt_tokens/alt_offsets); is it a variant_effect dataset?")
+    return split.extra_offsets("alt")
+
+
+def longest_pair_window(split: SplitView) -> int:
+    """The longest ref or alt window of a ``variant_effect`` split (0 when empty)."""
+    if len(split) == 0:
+        return 0
+    return int(max(np.max(split.lengths), np.max(np.diff(alt_offsets(split)))))
 
 
 def pair_lengths(split: SplitView) -> np.ndarray:
@@ -47,11 +50,9 @@ def read_pairs(split: SplitView, indices: Sequence[int] | np.ndarray
     ref_tokens, ref_lengths = split.read_many(indices)
     offsets = alt_offsets(split)
     alt_lengths = offsets[indices + 1] - offsets[indices]
-    dataset = split._group()["alt_tokens"]
     if len(indices) == 0:
         return ref_tokens, ref_lengths, np.empty(0, dtype=np.uint8), alt_lengths
     lo, hi = int(offsets[indices.min()]), int(offsets[indices.max() + 1])
-    block = dataset[lo:hi]  # one read of the covering range (batches come from nearby variants)
-    alt_tokens = split._checked(np.concatenate([block[offsets[k] - lo:offsets[k + 1] - lo] for k in indices]),
-                                "alt_tokens")
+    block = split.read_extra_rows("alt", lo, hi)  # one read of the covering range (batches come from nearby variants)
+    alt_tokens = np.concatenate([block[offsets[k] - lo:offsets[k + 1] - lo] for k in indices])
     return ref_tokens, ref_lengths, alt_tokens, alt_lengths

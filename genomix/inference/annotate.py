@@ -9,7 +9,7 @@
   is kept even when it is shorter than ``W`` (partial), so the windows cover every base.
 - A window's probabilities are ``softmax(model(window tokens))``, computed exactly as
   ``genomix evaluate`` computes them (:func:`predict_tokens` uses the trainer's
-  :func:`~genomix.training.tasks.batch_inputs` and the classification task's ``scores``). With
+  :func:`~genomix.models.tensors.batch_inputs` and :func:`~genomix.models.tensors.class_probabilities`). With
   ``rc=True`` they are the mean of the probabilities of the window and of its reverse complement.
 - A record's probabilities are those of its single window, or the length-weighted mean of its
   windows' probabilities (``sum_w len_w p_w / sum_w len_w``); its class is the most probable one.
@@ -48,8 +48,8 @@ from genomix.io.predictions import (
 )
 from genomix.precision import PRECISIONS
 from genomix.precision import autocast as precision_autocast
-from genomix.training.checkpoint import load_model
-from genomix.training.tasks import ClassificationTask, batch_inputs
+from genomix.checkpoint import load_model
+from genomix.models.tensors import batch_inputs, class_probabilities
 from genomix.validation import check_output_not_input, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -126,15 +126,14 @@ def window_spans(length: int, *, window: int, stride: int) -> list[tuple[int, in
 
 
 @torch.inference_mode()
-def predict_tokens(model: torch.nn.Module, tokens: np.ndarray, lengths: np.ndarray, *, task: ClassificationTask,
-                   alphabet: str, device: torch.device | str = "cpu", precision: str = "auto") -> np.ndarray:
+def predict_tokens(model: torch.nn.Module, tokens: np.ndarray, lengths: np.ndarray, *, alphabet: str,
+                   device: torch.device | str = "cpu", precision: str = "auto") -> np.ndarray:
     """Class probabilities of a batch of sequences, computed as ``genomix evaluate`` computes them.
 
     Args:
         model: a variable-length ChordMixer in eval mode.
         tokens: ``(N,)`` the sequences' tokens concatenated.
         lengths: ``(B,)`` their lengths (sum ``N``).
-        task: the classification task (turns logits into probabilities).
         alphabet: the model's alphabet name.
         device: where the model is.
         precision: ``fp32`` or ``bf16`` (autocast).
@@ -147,7 +146,7 @@ def predict_tokens(model: torch.nn.Module, tokens: np.ndarray, lengths: np.ndarr
     autocast = precision_autocast(precision, device)
     with autocast:
         outputs = model(inputs.to(device), lengths_t.to(device))
-    return task.scores(outputs)
+    return class_probabilities(outputs)
 
 
 @dataclass
@@ -228,12 +227,11 @@ def annotate_fasta(
     if max_length is None:
         max_length = int((info.get("model_kwargs") or {}).get("max_seq_len") or 0)
     classes = list(info["classes"])
-    task = ClassificationTask(classes, np.zeros(0, dtype=np.int64))
     summary = AnnotateSummary()
     state = AnnotateProgress()
 
     def predict(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        return predict_tokens(model, tokens, lengths, task=task, alphabet=alphabet_name, device=device,
+        return predict_tokens(model, tokens, lengths, alphabet=alphabet_name, device=device,
                               precision=precision)
 
     started = time.perf_counter()

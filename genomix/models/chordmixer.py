@@ -1,5 +1,9 @@
 """ChordMixer (Khalitov et al., ICLR 2023): MLP mixing plus a fixed multi-scale rotation.
 
+This file is the model's definition: what it computes, read top-down. How it is made fast lives
+beside it in :mod:`genomix.models.fast`, which runs a block's own code unless the block is exactly the
+one a fast path implements (and a test checks every fast path against this definition).
+
 Same constructor keywords and parameter names as the published code, so its weights load directly.
 Two modes behind one API:
 
@@ -9,10 +13,10 @@ Two modes behind one API:
   each sequence is rotated within itself and gets its own depth ``ceil(log2(L_i))`` (capped at the
   model's block count), so its output does not depend on which sequences share the batch.
 
-Speed: the rotation is one row gather with an index built once per batch (see
-:mod:`genomix.models.rotation`); sequences are ordered by depth once per batch so that block ``k``
-runs on a prefix of the rows holding exactly the sequences that still need depth; segment means use
-``index_add`` rather than a loop over sequences.
+Activations are ``(N, D)`` rows of concatenated sequences in both modes. The rotation is one row
+gather with an index built once per batch (:mod:`genomix.models.rotation`); sequences are ordered by
+depth so that block ``k`` runs on a prefix of the rows holding exactly the sequences that still need
+depth.
 """
 
 from __future__ import annotations
@@ -22,32 +26,22 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
-from genomix.models import buffers, fused
-from genomix.models.chunked import chunked_block
 from genomix.models.embedding import embed_low_precision
-from genomix.models.parallel import run_groups
-from genomix.models.rotation import Rotation, build_rotation, rotate_add, rotate_add_
+from genomix.models.norms import NORMS, apply_norm, make_norm
+from genomix.models.pooling import segment_mean
+from genomix.models.rotation import Rotation, build_rotation, rotate_add
 
 EMBEDDINGS = ("sparse", "linear")
 CHECKPOINTING = (False, True, "block", "segments")
-GROUP_BYTES = 4 << 20
-"""A batch runs in groups of consecutive sequences whose activations take about this many bytes per
-(N, D) tensor, so that a group's working set stays in cache (0: one group). Measured on a 2-core
-CPU with a 32 MiB L3: 13% (equal lengths) to 36% (variable lengths) faster training than one group."""
-PARALLEL_GROUPS = True
-"""On a CPU with several intra-op threads, run a batch's groups on separate threads, one intra-op
-thread each (:mod:`genomix.models.parallel`); False: one group after another."""
-INFERENCE_CHUNK = 1 << 14
-"""Rows per step of the in-place inference path (used when an input has more rows than this). Small
-enough that a chunk's temporaries stay under glibc's 32 MiB reuse limit at D = 336: 2**16 -> 2**14
-rows took one 2**18-token forward from 55k to 80k tokens/s (docs/benchmarks.md)."""
-NORMS = ("LN", "BN", "GN", "None")
 DECODERS = ("linear", "per_position", "none")
+EMBED_CHUNK = 1 << 14
+"""Rows of ``'linear'`` embedding computed at a time in inference under autocast (no float32 copy)."""
 
 
-def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+# helpers
+
+def _check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
 
@@ -71,90 +65,54 @@ def depth_for(lengths: Tensor, n_blocks: int) -> Tensor:
     return depth.clamp(max=n_blocks)
 
 
-LOW_PRECISION = (torch.bfloat16, torch.float16)
-STATS_CHUNK = 1 << 12
-"""Rows per float32 step of the LayerNorm parameter gradients (4,096: the fastest measured)."""
+def check_lengths(lengths: Tensor | Sequence[int] | None, n_rows: int, device: torch.device) -> Tensor:
+    """Validate variable-length ``lengths`` against ``n_rows`` concatenated rows."""
+    if lengths is None:
+        raise ValueError("variable-lengths mode (var_len=True) needs lengths: model(x, lengths)")
+    lengths = torch.as_tensor(lengths, dtype=torch.int64, device=device)
+    if lengths.dim() != 1 or lengths.numel() == 0:
+        raise ValueError(f"lengths must be a non-empty 1-D sequence; got shape {tuple(lengths.shape)}")
+    if bool((lengths < 1).any()):
+        raise ValueError(f"every length must be >= 1; got min {int(lengths.min())}")
+    if int(lengths.sum()) != n_rows:
+        raise ValueError(f"lengths sum to {int(lengths.sum())} but the input has {n_rows} rows; "
+                         "concatenate the sequences along dim 0")
+    return lengths
 
 
-class _LayerNormRows(torch.autograd.Function):
-    """LayerNorm of low-precision rows whose weight and bias gradients are summed in float32.
+def token_permutation(lengths: Tensor, order: Tensor) -> Tensor:
+    """Row indices that lay sequences out in ``order`` (each sequence's rows stay contiguous)."""
+    starts = torch.cumsum(lengths, 0) - lengths
+    new_lengths = lengths[order]
+    new_starts = torch.cumsum(new_lengths, 0) - new_lengths
+    sequence_of = torch.repeat_interleave(torch.arange(len(order), device=lengths.device), new_lengths)
+    within = torch.arange(int(new_lengths.sum()), device=lengths.device) - new_starts[sequence_of]
+    return starts[order][sequence_of] + within
 
-    ATen's CPU kernel sums them in the input's dtype: over tens of thousands of bf16 rows the sum
-    stops growing (measured: 90-98% too small at 40,000 rows). The input gradient stays ATen's.
+
+def active_prefixes(lengths: Tensor, depths: Tensor, n_blocks: int) -> list[tuple[int, int]]:
+    """For each block ``k``, ``(sequences, rows)`` of the leading sequences with ``depth > k``.
+
+    Requires sequences ordered by non-increasing depth. One host sync per batch, not per block.
     """
-
-    @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-        out, mean, rstd = torch.native_layer_norm(x, (x.shape[-1],), weight, bias, eps)
-        ctx.save_for_backward(x, weight, bias, mean, rstd)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        x, weight, bias, mean, rstd = ctx.saved_tensors
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.ops.aten.native_layer_norm_backward(
-                grad.contiguous(), x, (x.shape[-1],), mean, rstd, weight, bias, [True, False, False])[0]
-        width = x.shape[-1]
-        rows, grad_rows = x.reshape(-1, width), grad.reshape(-1, width)
-        mean, rstd = mean.reshape(-1, 1), rstd.reshape(-1, 1)
-        weight32, bias32 = weight.float(), bias.float()
-        grad_w = torch.zeros(width, dtype=torch.float32, device=x.device)
-        grad_b = torch.zeros_like(grad_w)
-        for start in range(0, rows.shape[0], STATS_CHUNK):  # float32 chunks: fused and exact
-            chunk = slice(start, start + STATS_CHUNK)
-            _, part_w, part_b = torch.ops.aten.native_layer_norm_backward(
-                grad_rows[chunk].float(), rows[chunk].float(), (width,), mean[chunk], rstd[chunk],
-                weight32, bias32, [False, True, True])
-            grad_w += part_w
-            grad_b += part_b
-        return grad_x, grad_w.to(weight.dtype), grad_b.to(bias.dtype), None
+    cumulative = torch.cumsum(lengths, 0).tolist()
+    depth_list = depths.tolist()
+    prefixes = []
+    for k in range(n_blocks):
+        n_sequences = sum(1 for d in depth_list if d > k)
+        prefixes.append((n_sequences, cumulative[n_sequences - 1] if n_sequences else 0))
+    return prefixes
 
 
-class LayerNorm(nn.LayerNorm):
-    """``nn.LayerNorm`` (same parameters) whose weight/bias gradients are exact for bf16/fp16 inputs."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dtype in LOW_PRECISION and self.elementwise_affine and torch.is_grad_enabled() \
-                and (self.weight.requires_grad or x.requires_grad):
-            return _LayerNormRows.apply(x, self.weight, self.bias, self.eps)
-        return super().forward(x)
+def in_autocast_dtype(rows: Tensor) -> Tensor:
+    """Floating rows in the autocast dtype when autocast is on (activations stay bf16 end to end)."""
+    device = rows.device.type
+    if rows.is_floating_point() and torch.is_autocast_enabled(device):
+        return rows.to(torch.get_autocast_dtype(device))
+    return rows
 
 
-class BatchNorm(nn.Module):
-    """BatchNorm over channels of ``(N, D)`` rows (statistics over every position in the batch)."""
-
-    def __init__(self, embedding_size: int) -> None:
-        super().__init__()
-        self.bn = nn.BatchNorm1d(embedding_size)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.bn(x)
-
-
-class GroupNorm(nn.Module):
-    """GroupNorm with ``track_size`` groups, applied to each position's ``D`` channels."""
-
-    def __init__(self, embedding_size: int, track_size: int) -> None:
-        super().__init__()
-        self.gn = nn.GroupNorm(track_size, embedding_size)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.gn(x)
-
-
-def make_norm(kind: str, embedding_size: int, track_size: int) -> nn.Module:
-    """The norm named ``kind`` (``'LN'``, ``'BN'``, ``'GN'`` or ``'None'``)."""
-    _check_choice("norm", kind, NORMS)
-    if kind == "LN":
-        return LayerNorm(embedding_size)
-    if kind == "BN":
-        return BatchNorm(embedding_size)
-    if kind == "GN":
-        return GroupNorm(embedding_size, track_size)
-    return nn.Identity()
-
+# classes
 
 class Mlp(nn.Module):
     """Position-wise ``Linear(D, hidden) -> GELU -> Dropout -> Linear(hidden, D) -> Dropout``."""
@@ -167,41 +125,7 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._after_fc1(self.fc1(x))
-
-    def forward_scaled(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
-        """``forward(x * scale + shift)`` with the affine folded into ``fc1`` (``D x hidden`` work).
-
-        A LayerNorm's affine applied this way costs no pass over the rows, and its parameter
-        gradients come out of ``fc1``'s weight-gradient matmul (float32 accumulation) instead of
-        a row-wise reduction.
-        """
-        return self._after_fc1(nn.functional.linear(x, *self.folded_fc1(scale, shift)))
-
-    def folded_fc1(self, scale: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
-        """``fc1``'s weight and bias with ``x * scale + shift`` folded in (differentiable)."""
-        return self.fc1.weight * scale, torch.addmv(self.fc1.bias, self.fc1.weight, shift)
-
-    def _after_fc1(self, hidden: Tensor) -> Tensor:
-        return self.drop(self.fc2(self.drop(self.act(hidden))))
-
-
-class _Fork(torch.autograd.Function):
-    """``x`` as two outputs whose gradients are summed out of place.
-
-    A tensor used twice gets its gradients summed by autograd in place, and an in-place bf16 add
-    is about 1.5x slower than an out-of-place one on the CPU (every block's residual does this).
-    """
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> tuple[Tensor, Tensor]:
-        return x.view_as(x), x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad_a: Tensor | None, grad_b: Tensor | None) -> Tensor | None:
-        if grad_a is None or grad_b is None:
-            return grad_b if grad_a is None else grad_a
-        return torch.add(grad_a, grad_b)
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
 class ChordMixerBlock(nn.Module):
@@ -215,81 +139,23 @@ class ChordMixerBlock(nn.Module):
         self.dropout = nn.Dropout(layer_dropout)
         self.norm = make_norm(norm, embedding_size, track_size)
 
-    def forward(self, x: Tensor, index: Tensor, inverse: Tensor | None, n_tracks: int) -> Tensor:
-        if self.fusible(x) and fused.supported(x, index):
-            return self.norm(fused.fused_block(x, *self._mlp_weights(), index, inverse,
-                                               normalize=self._normalizes(), eps=self._eps()))
-        residual, x = _Fork.apply(x) if x.requires_grad else (x, x)
-        update = self.dropout(self.mixed(x))
-        return self.norm(rotate_add(residual, update, index, inverse, n_tracks))
+    def forward(self, x: Tensor, rotation: Rotation) -> Tensor:
+        """One block.
 
-    def mixed(self, x: Tensor) -> Tensor:
-        """``mix(prenorm(x))``; a LayerNorm prenorm's affine is folded into the MLP's first layer."""
-        norm = self.prenorm
-        if isinstance(norm, nn.LayerNorm) and norm.elementwise_affine:
-            normalized = nn.functional.layer_norm(x, norm.normalized_shape, None, None, norm.eps)
-            return self.mix.forward_scaled(normalized, norm.weight, norm.bias)
-        return self.mix(norm(x))
+        Args:
+            x: ``(n, D)`` rows of whole sequences.
+            rotation: their rotation (:func:`~genomix.models.rotation.build_rotation`), with lengths.
 
-    def fusible(self, x: Tensor) -> bool:
-        """Whether the block is one of the forms the fused paths compute (:func:`fused_block`,
-        :meth:`forward_chunked`): CPU rows, a LayerNorm (with affine) or no prenorm, exact GELU and no
-        active dropout (the chunked recompute must draw nothing)."""
-        dropping = self.training and (self.mix.drop.p > 0 or self.dropout.p > 0)
-        norm = self.prenorm
-        return (x.device.type == "cpu" and x.dim() == 2 and not dropping
-                and self.mix.act.approximate == "none"
-                and (isinstance(norm, nn.Identity) or (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine)))
-
-    chunkable = fusible
-
-    def _normalizes(self) -> bool:
-        return isinstance(self.prenorm, nn.LayerNorm)
-
-    def _eps(self) -> float:
-        return self.prenorm.eps if self._normalizes() else 0.0
-
-    def _mlp_weights(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``fc1``'s weight and bias (with a LayerNorm prenorm's affine folded in, as in :meth:`mixed`),
-        ``fc2``'s weight and bias."""
-        norm, mix = self.prenorm, self.mix
-        w1, b1 = mix.folded_fc1(norm.weight, norm.bias) if self._normalizes() else (mix.fc1.weight, mix.fc1.bias)
-        return w1, b1, mix.fc2.weight, mix.fc2.bias
-
-    def forward_chunked(self, x: Tensor, index: Tensor, inverse: Tensor | None) -> Tensor:
-        """:meth:`forward` with the block's own activation checkpointing, chunk by chunk.
-
-        Keeps only ``x`` for backward and recomputes the MLP there in cache-sized chunks
-        (:mod:`genomix.models.chunked`): what ``checkpoint(block, ...)`` stores, with a fraction of the
-        memory traffic on long inputs. Needs :meth:`chunkable`.
+        Returns:
+            ``(n, D)``.
         """
-        out = chunked_block(x, *self._mlp_weights(), index, inverse, normalize=self._normalizes(), eps=self._eps())
-        return self.norm(out)
-
-    @torch.no_grad()
-    def forward_in_place(self, x: Tensor, index: Tensor, *, chunk: int) -> Tensor:
-        """Inference on long inputs: overwrite ``x`` with the block's output, ``chunk`` rows at a time.
-
-        Everything but the rotation is position-wise, so chunks give the same result; only one
-        full-size buffer (the update) is allocated. Needs ``eval()`` (BN uses running statistics).
-        """
-        update = buffers.empty_like(x)  # reused between blocks, not faulted in afresh
-        if self.fusible(x) and fused.supported(x, index):  # the values of the fused training path
-            fused.fused_block_(x, *self._mlp_weights(), index, normalize=self._normalizes(), eps=self._eps(),
-                               chunk=chunk, update=update)
-        else:
-            for start in range(0, x.shape[0], chunk):
-                update[start:start + chunk] = self.dropout(self.mixed(x[start:start + chunk]))
-            rotate_add_(x, update, index, chunk_rows=chunk * (index.numel() // max(x.shape[0], 1)))
-        del update
-        if not isinstance(self.norm, nn.Identity):
-            for start in range(0, x.shape[0], chunk):
-                x[start:start + chunk] = self.norm(x[start:start + chunk])
-        return x
+        update = self.dropout(self.mix(apply_norm(self.prenorm, x, rotation.lengths)))
+        mixed = rotate_add(x, update, rotation.index, rotation.inverse, rotation.n_tracks)
+        return apply_norm(self.norm, mixed, rotation.lengths)
 
 
 class ChordMixerEncoder(nn.Module):
-    """The stack of ChordMixer blocks, on embedded inputs.
+    """The stack of ChordMixer blocks, on embedded inputs; each sequence runs its own depth.
 
     Args:
         max_seq_len: longest sequence the model is built for; sets ``n_tracks = ceil(log2) + 1``
@@ -304,25 +170,26 @@ class ChordMixerEncoder(nn.Module):
             ``'segments'``: store only the input of every ``ceil(sqrt(n_blocks))``-th block and
             recompute each segment with per-block checkpointing inside (two extra forwards, and
             ``~2 sqrt(n_blocks)`` stored inputs instead of ``n_blocks``: megabase sequences).
+            Memory only: the values are the same; :mod:`genomix.models.fast` does it.
     """
 
     def __init__(self, max_seq_len: int, track_size: int, hidden_size: int, mlp_dropout: float = 0.0,
                  layer_dropout: float = 0.0, prenorm: str = "None", norm: str = "None",
-                 var_len: bool = False, grad_checkpointing: bool = False) -> None:
+                 var_len: bool = False, grad_checkpointing: bool | str = False) -> None:
         super().__init__()
         _check_choice("prenorm", prenorm, NORMS)
         _check_choice("norm", norm, NORMS)
         if track_size < 1 or hidden_size < 1:
             raise ValueError(f"track_size and hidden_size must be >= 1; got {track_size}, {hidden_size}")
+        if grad_checkpointing not in CHECKPOINTING:
+            raise ValueError(f"grad_checkpointing must be one of False, True, 'block', 'segments'; "
+                             f"got {grad_checkpointing!r}")
         self.max_seq_len = max_seq_len
         self.n_blocks = n_blocks_for(max_seq_len)
         self.n_tracks = self.n_blocks + 1
         self.track_size = track_size
         self.embedding_size = self.n_tracks * track_size
         self.var_len = var_len
-        if grad_checkpointing not in CHECKPOINTING:
-            raise ValueError(f"grad_checkpointing must be one of False, True, 'block', 'segments'; "
-                             f"got {grad_checkpointing!r}")
         self.grad_checkpointing = grad_checkpointing
         self.chordmixer_blocks = nn.ModuleList(
             ChordMixerBlock(self.embedding_size, track_size, hidden_size, mlp_dropout, layer_dropout,
@@ -344,195 +211,42 @@ class ChordMixerEncoder(nn.Module):
         """
         if self.var_len:
             lengths = check_lengths(lengths, x.shape[0], x.device)
-            return self.encode_rows(x, lengths, depth_for(lengths, self.n_blocks),
-                                    overwrite_input=overwrite_input)
-        if x.dim() != 3:
-            raise ValueError(f"equal-lengths mode expects (B, L, D) input; got shape {tuple(x.shape)}")
-        batch, length, width = x.shape
-        lengths = torch.full((batch,), length, dtype=torch.int64, device=x.device)
-        depths = torch.full((batch,), self.n_blocks, dtype=torch.int64, device=x.device)
-        rows = self.encode_rows(x.reshape(batch * length, width), lengths, depths,
-                                overwrite_input=overwrite_input)
+            depths = depth_for(lengths, self.n_blocks)
+            rows = x
+        else:
+            if x.dim() != 3:
+                raise ValueError(f"equal-lengths mode expects (B, L, D) input; got shape {tuple(x.shape)}")
+            batch, length, width = x.shape
+            lengths = torch.full((batch,), length, dtype=torch.int64, device=x.device)
+            depths = torch.full((batch,), self.n_blocks, dtype=torch.int64, device=x.device)
+            rows = x.reshape(batch * length, width)
+        from genomix.models import fast  # beside the definition; it imports this module
+
+        if fast.active():
+            rows = fast.encode(self, rows, lengths, depths, overwrite_input=overwrite_input)
+        else:
+            rows = self.encode_rows(rows, lengths, depths)
         return rows.view(x.shape)
 
-    def encode_rows(self, rows: Tensor, lengths: Tensor, depths: Tensor, *,
-                    overwrite_input: bool = False) -> Tensor:
-        """Run the blocks on ``(N, D)`` rows; sequence ``i`` gets ``depths[i]`` blocks.
+    def encode_rows(self, rows: Tensor, lengths: Tensor, depths: Tensor) -> Tensor:
+        """The definition: ``(N, D)`` rows, sequence ``i`` through the first ``depths[i]`` blocks.
 
-        Sequences are independent, so a batch runs in groups of consecutive sequences of about
-        :data:`GROUP_BYTES` of activations (a longer sequence alone): each group stays in cache.
+        Sequences are laid out by decreasing depth, so block ``k`` runs on the leading rows, those
+        of the sequences with ``depth > k``; the order is restored at the end. Under autocast the
+        rows are kept in the autocast dtype.
         """
-        device = rows.device.type
-        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else rows.dtype
-        row_bytes = self.embedding_size * torch.empty((), dtype=dtype).element_size()
-        group_rows = GROUP_BYTES // row_bytes
-        bounds = _group_bounds(lengths, group_rows) if group_rows else [(0, len(lengths))]
-        if len(bounds) == 1:
-            return self._encode_group(rows, lengths, depths, overwrite_input=overwrite_input)
-        starts = [0, *torch.cumsum(lengths, 0).tolist()]
-        # split, not slicing: its backward is one concatenation, not a zero-filled copy per group
-        parts = torch.split(rows, [starts[j] - starts[i] for i, j in bounds])
-
-        def run_group(part: Tensor, number: int) -> Tensor:
-            i, j = bounds[number]
-            return self._encode_group(part, lengths[i:j], depths[i:j], overwrite_input=overwrite_input)
-
-        workers = self._group_workers(rows, len(bounds))
-        if workers > 1:
-            return run_groups(run_group, parts, workers)
-        return torch.cat([run_group(part, number) for number, part in enumerate(parts)])
-
-    def _group_workers(self, rows: Tensor, n_groups: int) -> int:
-        """How many groups run at once: one per intra-op thread on the CPU when that is safe.
-
-        Sequential when the results could depend on the schedule (dropout draws, BatchNorm statistics
-        in training) or under DDP, whose gradient hooks expect one backward pass.
-        """
-        threads = torch.get_num_threads()
-        if not PARALLEL_GROUPS or rows.device.type != "cpu" or threads < 2 or n_groups < 2:
-            return 1
-        if self.training and any(
-                (isinstance(module, nn.Dropout) and module.p > 0) or isinstance(module, nn.BatchNorm1d)
-                for module in self.modules()):
-            return 1
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            return 1
-        return min(threads, n_groups)
-
-    def _encode_group(self, rows: Tensor, lengths: Tensor, depths: Tensor, *,
-                      overwrite_input: bool = False) -> Tensor:
-        """Run the blocks on one group of sequences.
-
-        Sequences are reordered by decreasing depth (only when needed) so that block ``k`` runs on
-        the prefix of rows whose sequences have ``depth > k``; the order is restored at the end.
-        """
-        owned = overwrite_input
-        if rows.is_floating_point() and torch.is_autocast_enabled(rows.device.type):
-            # bf16/fp16 activations end to end under autocast: half the memory traffic of a
-            # float32 residual stream, no mixed-dtype adds, and what megabase inputs need to fit.
-            low = torch.get_autocast_dtype(rows.device.type)
-            owned = owned or rows.dtype != low
-            rows = rows.to(low)
-        order = None
-        if len(depths) > 1 and bool((depths[1:] > depths[:-1]).any()):
-            order = torch.sort(depths, descending=True, stable=True).indices
-            token_order = _token_permutation(lengths, order)
-            rows, lengths, depths = rows.index_select(0, token_order), lengths[order], depths[order]
-            owned = True
-        in_place = not torch.is_grad_enabled() and not self.training and rows.shape[0] > INFERENCE_CHUNK
+        rows = in_autocast_dtype(rows)
+        order = torch.sort(depths, descending=True, stable=True).indices
+        token_order = token_permutation(lengths, order)
+        rows, lengths, depths = rows.index_select(0, token_order), lengths[order], depths[order]
         rotation = build_rotation(lengths, self.n_tracks, with_inverse=torch.is_grad_enabled())
-        active = [n for n in _active_tokens(lengths, depths, self.n_blocks) if n > 0]
-        blocks = list(zip(self.chordmixer_blocks, active))
-        if in_place:
-            rows = rows if owned else rows.clone()
-            for block, n_active in blocks:
-                block.forward_in_place(rows[:n_active], rotation.prefix(n_active)[0], chunk=INFERENCE_CHUNK)
-        elif self.grad_checkpointing == "segments" and torch.is_grad_enabled():
-            size = max(1, math.ceil(math.sqrt(len(blocks))))
-            for start in range(0, len(blocks), size):
-                rows = checkpoint(self._run_blocks, rows, rotation, blocks[start:start + size], True,
-                                  use_reentrant=False)
-        else:
-            per_block = self.grad_checkpointing in (True, "block") and torch.is_grad_enabled()
-            rows = self._run_blocks(rows, rotation, blocks, per_block)
-        if order is not None:
-            inverse = torch.empty_like(token_order)
-            inverse[token_order] = torch.arange(len(token_order), device=rows.device)
-            rows = rows.index_select(0, inverse)
-        return rows
-
-    def _run_blocks(self, rows: Tensor, rotation: Rotation, blocks: list[tuple[ChordMixerBlock, int]],
-                    per_block_checkpoint: bool) -> Tensor:
-        for block, n_active in blocks:
-            index, inverse = rotation.prefix(n_active)
-            head = rows if n_active == rows.shape[0] else rows[:n_active]
-            if per_block_checkpoint and block.chunkable(head):
-                out = block.forward_chunked(head, index, inverse)
-            elif per_block_checkpoint:
-                out = checkpoint(block, head, index, inverse, self.n_tracks, use_reentrant=False)
-            else:
-                out = block(head, index, inverse, self.n_tracks)
-            rows = out if n_active == rows.shape[0] else torch.cat([out, rows[n_active:].to(out.dtype)], 0)
-        return rows
-
-
-def check_lengths(lengths: Tensor | Sequence[int] | None, n_rows: int, device: torch.device) -> Tensor:
-    """Validate variable-length ``lengths`` against ``n_rows`` concatenated rows."""
-    if lengths is None:
-        raise ValueError("variable-lengths mode (var_len=True) needs lengths: model(x, lengths)")
-    lengths = torch.as_tensor(lengths, dtype=torch.int64, device=device)
-    if lengths.dim() != 1 or lengths.numel() == 0:
-        raise ValueError(f"lengths must be a non-empty 1-D sequence; got shape {tuple(lengths.shape)}")
-    if bool((lengths < 1).any()):
-        raise ValueError(f"every length must be >= 1; got min {int(lengths.min())}")
-    if int(lengths.sum()) != n_rows:
-        raise ValueError(f"lengths sum to {int(lengths.sum())} but the input has {n_rows} rows; "
-                         "concatenate the sequences along dim 0")
-    return lengths
-
-
-def _group_bounds(lengths: Tensor, max_rows: int) -> list[tuple[int, int]]:
-    """Split sequences into runs ``[i, j)`` of consecutive sequences holding at most ``max_rows`` rows
-    (a sequence longer than ``max_rows`` forms a run alone)."""
-    bounds, start, rows = [], 0, 0
-    for index, length in enumerate(lengths.tolist()):
-        if rows and rows + length > max_rows:
-            bounds.append((start, index))
-            start, rows = index, 0
-        rows += length
-    bounds.append((start, len(lengths)))
-    return bounds
-
-
-def _token_permutation(lengths: Tensor, order: Tensor) -> Tensor:
-    """Row indices that lay sequences out in ``order`` (each sequence's rows stay contiguous)."""
-    starts = torch.cumsum(lengths, 0) - lengths
-    new_lengths = lengths[order]
-    new_starts = torch.cumsum(new_lengths, 0) - new_lengths
-    sequence_of = torch.repeat_interleave(torch.arange(len(order), device=lengths.device), new_lengths)
-    within = torch.arange(int(new_lengths.sum()), device=lengths.device) - new_starts[sequence_of]
-    return starts[order][sequence_of] + within
-
-
-def _active_tokens(lengths: Tensor, depths: Tensor, n_blocks: int) -> list[int]:
-    """For each block ``k``, the number of leading rows whose sequences have ``depth > k``.
-
-    Requires sequences ordered by non-increasing depth. One host sync per batch, not per block.
-    """
-    cumulative = torch.cumsum(lengths, 0).tolist()
-    depth_list = depths.tolist()
-    active = []
-    for k in range(n_blocks):
-        n_sequences = sum(1 for d in depth_list if d > k)
-        active.append(cumulative[n_sequences - 1] if n_sequences else 0)
-    return active
-
-
-class _SegmentMean(torch.autograd.Function):
-    """Per-sequence means accumulated in float32 whatever the rows' dtype (bf16 sums drift)."""
-
-    @staticmethod
-    def forward(ctx, rows: Tensor, lengths: Tensor, sequence_of: Tensor, chunk: int) -> Tensor:
-        sums = torch.zeros(len(lengths), rows.shape[1], dtype=torch.float32, device=rows.device)
-        for start in range(0, rows.shape[0], chunk):
-            stop = min(start + chunk, rows.shape[0])
-            sums.index_add_(0, sequence_of[start:stop], rows[start:stop].float())
-        ctx.save_for_backward(lengths, sequence_of)
-        ctx.rows_dtype = rows.dtype
-        return sums / lengths.unsqueeze(1).float()
-
-    @staticmethod
-    def backward(ctx, grad_means: Tensor):
-        lengths, sequence_of = ctx.saved_tensors
-        per_sequence = (grad_means / lengths.unsqueeze(1).float()).to(ctx.rows_dtype)
-        return per_sequence.index_select(0, sequence_of), None, None, None
-
-
-def segment_mean(rows: Tensor, lengths: Tensor, *, chunk: int = 1 << 13) -> Tensor:
-    """Mean of each sequence's rows: ``(N, D)``, ``(B,)`` -> ``(B, D)`` float32, no Python loop
-    over sequences (rows are read in chunks of ``chunk`` to bound the float32 copy)."""
-    sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=rows.device), lengths)
-    return _SegmentMean.apply(rows, lengths, sequence_of, chunk)
+        for block, (n_sequences, n_rows) in zip(self.chordmixer_blocks,
+                                                active_prefixes(lengths, depths, self.n_blocks)):
+            if n_rows == 0:
+                break
+            out = block(rows[:n_rows], rotation.head(n_sequences, n_rows))
+            rows = torch.cat([out, rows[n_rows:].to(out.dtype)])
+        return rows.index_select(0, torch.argsort(token_order))
 
 
 class LinearDecoder(nn.Module):
@@ -558,6 +272,8 @@ class PerPositionDecoder(nn.Module):
         return self.decoder(x)
 
 
+# main class
+
 class ChordMixer(nn.Module):
     """Embedding, ChordMixer encoder and decoder, with the published constructor.
 
@@ -581,7 +297,7 @@ class ChordMixer(nn.Module):
                  decoder: str = "linear", max_seq_len: int = 2000, track_size: int = 16,
                  hidden_size: int = 128, mlp_dropout: float = 0.0, layer_dropout: float = 0.0,
                  prenorm: str = "None", norm: str = "None", var_len: bool = False,
-                 grad_checkpointing: bool = False) -> None:
+                 grad_checkpointing: bool | str = False) -> None:
         super().__init__()
         _check_choice("embedding_type", embedding_type, EMBEDDINGS)
         _check_choice("decoder", decoder, DECODERS)
@@ -608,11 +324,11 @@ class ChordMixer(nn.Module):
         return self.encoder.embedding_size
 
     @property
-    def grad_checkpointing(self) -> bool:
+    def grad_checkpointing(self) -> bool | str:
         return self.encoder.grad_checkpointing
 
     @grad_checkpointing.setter
-    def grad_checkpointing(self, value: bool) -> None:
+    def grad_checkpointing(self, value: bool | str) -> None:
         self.encoder.grad_checkpointing = value
 
     def reset_parameters(self) -> None:
@@ -654,14 +370,14 @@ class ChordMixer(nn.Module):
                                            torch.get_autocast_dtype(device))
         else:
             x = x.to(self.embedding.weight.dtype)
-        if torch.is_grad_enabled() or not torch.is_autocast_enabled(device) or x.shape[0] <= INFERENCE_CHUNK:
+        if torch.is_grad_enabled() or not torch.is_autocast_enabled(device) or x.shape[0] <= EMBED_CHUNK:
             return self.embedding(x)
         out = torch.empty(*x.shape[: 1 if self.var_len else 2], self.embedding_size,
                           dtype=torch.get_autocast_dtype(device), device=x.device)
-        for start in range(0, x.shape[0], INFERENCE_CHUNK):
-            out[start:start + INFERENCE_CHUNK] = self.embedding(x[start:start + INFERENCE_CHUNK])
+        for start in range(0, x.shape[0], EMBED_CHUNK):
+            out[start:start + EMBED_CHUNK] = self.embedding(x[start:start + EMBED_CHUNK])
         return out
 
 
-__all__ = ["ChordMixer", "ChordMixerEncoder", "ChordMixerBlock", "LinearDecoder", "PerPositionDecoder",
+__all__ = ["ChordMixer", "ChordMixerEncoder", "ChordMixerBlock", "Mlp", "LinearDecoder", "PerPositionDecoder",
            "segment_mean", "depth_for", "n_blocks_for"]

@@ -26,6 +26,8 @@ class Rotation:
         inverse: same shape and dtype, ``index[inverse[r]] == r``; ``None`` when built for
             inference only (no backward pass).
         n_tracks: number of tracks.
+        lengths: ``(B,)`` int64 lengths of the sequences laid end to end (what a norm over each
+            sequence's positions needs); None when unknown.
 
     Sequences never read outside themselves, so the first ``n`` tokens' rows
     (``index[: n * n_tracks]``) form a valid rotation of those tokens alone: that is how a block
@@ -35,11 +37,18 @@ class Rotation:
     index: Tensor
     inverse: Tensor | None
     n_tracks: int
+    lengths: Tensor | None = None
 
     def prefix(self, n_tokens: int) -> tuple[Tensor, Tensor | None]:
         """Index and inverse restricted to the first ``n_tokens`` tokens."""
         rows = n_tokens * self.n_tracks
         return self.index[:rows], None if self.inverse is None else self.inverse[:rows]
+
+    def head(self, n_sequences: int, n_tokens: int) -> Rotation:
+        """The rotation of the first ``n_sequences`` sequences alone (``n_tokens`` tokens in all)."""
+        index, inverse = self.prefix(n_tokens)
+        lengths = None if self.lengths is None else self.lengths[:n_sequences]
+        return Rotation(index=index, inverse=inverse, n_tracks=self.n_tracks, lengths=lengths)
 
 
 _VECTORISED_ENTRIES = 1 << 24
@@ -91,7 +100,8 @@ def build_rotation(lengths: Tensor, n_tracks: int, *, with_inverse: bool = True)
             out[:, track] = source * n_tracks + track
         return out.view(-1)
 
-    return Rotation(index=table(+1), inverse=table(-1) if with_inverse else None, n_tracks=n_tracks)
+    return Rotation(index=table(+1), inverse=table(-1) if with_inverse else None, n_tracks=n_tracks,
+                    lengths=lengths)
 
 
 class _RotateAdd(torch.autograd.Function):

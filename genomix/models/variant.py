@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genomix.models.chordmixer import ChordMixer, segment_mean
+from genomix.models.chordmixer import ChordMixer
+from genomix.models.pooling import segment_mean
 
 HEADS = ("linear", "mlp")
 

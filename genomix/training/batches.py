@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from genomix.datasets.variant_batches import pair_lengths, read_pairs
 from genomix.errors import ConfigError
+from genomix.models.tensors import batch_inputs
 from genomix.training.augment import crop_lengths, random_windows
-from genomix.training.tasks import batch_inputs
 
 
 class SequenceBatches:
@@ -53,8 +54,6 @@ class PairBatches:
 
     def sizes(self, split: Any, *, crop: int = 0) -> np.ndarray:
         """``int64 (n,)``: ref plus alt window length of each variant (``crop`` must be 0)."""
-        from genomix.datasets.variant_batches import pair_lengths
-
         _check_no_crop(crop)
         return pair_lengths(split)
 
@@ -62,23 +61,12 @@ class PairBatches:
                    epoch: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Model inputs ``(ref_tokens (N_ref,), ref_lengths (B,), alt_tokens (N_alt,), alt_lengths (B,))``,
         tokens and lengths as int64; ``seed`` and ``epoch`` are unused (no random crop)."""
-        from genomix.datasets.variant_batches import read_pairs
-
         _check_no_crop(crop)
         ref_tokens, ref_lengths, alt_tokens, alt_lengths = read_pairs(split, np.asarray(indices, dtype=np.int64))
         return (torch.from_numpy(np.asarray(ref_tokens).astype(np.int64)),
                 torch.as_tensor(np.asarray(ref_lengths, dtype=np.int64)),
                 torch.from_numpy(np.asarray(alt_tokens).astype(np.int64)),
                 torch.as_tensor(np.asarray(alt_lengths, dtype=np.int64)))
-
-
-def longest_pair_window(split: Any) -> int:
-    """The longest ref or alt window of a ``variant_effect`` split (0 when empty)."""
-    from genomix.datasets.variant_batches import alt_offsets
-
-    if len(split) == 0:
-        return 0
-    return int(max(np.max(split.lengths), np.max(np.diff(alt_offsets(split)))))
 
 
 def batch_reader(dataset: Any, *, train_crop: int = 0) -> SequenceBatches | PairBatches:

@@ -24,31 +24,17 @@ from typing import Any
 import tomllib
 
 from genomix.errors import ConfigError
+from genomix.models.config import ModelConfig
+from genomix.models.config import validate as validate_model
 from genomix.precision import PRECISIONS
 from genomix.training.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from genomix.validation import SEED_MAX
-
-NORMS = ("LN", "BN", "GN", "None")
 
 CHECKPOINT_MODES = ("block", "segments")
 CLASS_WEIGHTS = ("none", "balanced")
 SELECT_METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 MAX_EPOCHS = 10_000  # the schedule plans every epoch up front; more would hang before the first step
 MAX_INT = 2**53  # any larger count or size is a typo (and overflows int64 arithmetic downstream)
-
-
-@dataclass
-class ModelConfig:
-    """ChordMixer options; ``0`` / ``"auto"`` means "sized from the dataset"."""
-
-    track_size: int = 16
-    hidden_size: int = 128
-    mlp_dropout: float = 0.0
-    layer_dropout: float = 0.0
-    prenorm: str = "LN"
-    norm: str = "None"
-    max_seq_len: int = 0
-    embedding_type: str = "auto"
 
 
 @dataclass
@@ -84,7 +70,7 @@ class TrainConfig:
         final_test: evaluate ``best.pt`` on test once at the end (written as ``test_metrics.json``).
         num_threads: torch CPU threads (0 = torch's default).
         max_minutes: stop training after this many minutes (0 = no limit); the schedule is not changed.
-        model: ChordMixer options.
+        model: the model's options (:class:`genomix.models.config.ModelConfig`, validated there).
     """
 
     seed: int = 0
@@ -211,16 +197,7 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.patience >= 0, f"patience should be >= 0, got {config.patience}")
     check(config.num_threads >= 0, f"num_threads should be >= 0, got {config.num_threads}")
     check(config.max_minutes >= 0, f"max_minutes should be >= 0, got {config.max_minutes}")
-    model = config.model
-    check(model.track_size >= 1, f"model.track_size should be >= 1, got {model.track_size}")
-    check(model.hidden_size >= 1, f"model.hidden_size should be >= 1, got {model.hidden_size}")
-    check(0 <= model.mlp_dropout < 1, f"model.mlp_dropout should be in [0, 1), got {model.mlp_dropout}")
-    check(0 <= model.layer_dropout < 1, f"model.layer_dropout should be in [0, 1), got {model.layer_dropout}")
-    check(model.prenorm in NORMS, f"model.prenorm should be one of {', '.join(NORMS)}, got {model.prenorm!r}")
-    check(model.norm in NORMS, f"model.norm should be one of {', '.join(NORMS)}, got {model.norm!r}")
-    check(model.max_seq_len >= 0, f"model.max_seq_len should be >= 0, got {model.max_seq_len}")
-    check(model.embedding_type in ("auto", "sparse", "linear"),
-          f"model.embedding_type should be one of auto, sparse, linear, got {model.embedding_type!r}")
+    problems.extend(validate_model(config.model, prefix="model."))
     return problems
 
 

@@ -15,7 +15,7 @@ from genomix.datasets.store import open_dataset
 from genomix.errors import DatasetFormatError
 from genomix.precision import autocast as precision_autocast
 from genomix.training import rundir
-from genomix.training.checkpoint import check_fits, load_model
+from genomix.checkpoint import check_fits, load_model
 from genomix.training.metrics import metrics_by_length
 from genomix.training.batches import SequenceBatches, batch_reader
 from genomix.training.tasks import checkpoint_task

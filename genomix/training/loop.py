@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,21 +21,19 @@ import numpy as np
 import torch
 
 from genomix import native
+from genomix.checkpoint import primitive, read_checkpoint, save_checkpoint
 from genomix.datasets.sampler import TokenBudgetBatchSampler
 from genomix.datasets.store import open_dataset
 from genomix.errors import ConfigError, DatasetFormatError, GenomixError
-from genomix.models import buffers
+from genomix.models import build_model
+from genomix.models.fast import buffers
 from genomix.precision import autocast, resolve_precision
 from genomix.training import distributed, metrics, rundir
 from genomix.training.batches import batch_reader
-from genomix.training.checkpoint import primitive, read_checkpoint, save_checkpoint
 from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
-from genomix.training.tasks import (
-    build_model,
-    make_task,
-    model_kwargs_for,
-)
+from genomix.training.sizing import model_kwargs_for
+from genomix.training.tasks import make_task
 
 logger = logging.getLogger(__name__)
 
@@ -452,9 +451,10 @@ def train(
             logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",
                         trainer.model_kwargs, trainer.total_steps, config.epochs)
             if context.device.type == "cpu":
-                logger.info("%s on the CPU: %s", resolve_precision(config.precision, context.device),
+                logger.info("%s on the CPU: %s; THP_MEM_ALLOC_ENABLE=%s", resolve_precision(config.precision, context.device),
                             "fused kernels (genomix.native)" if native.available()
-                            else "ATen ops only, the fused kernels could not be built (docs/model.md)")
+                            else "ATen ops only, the fused kernels could not be built (docs/model.md)",
+                            os.environ.get("THP_MEM_ALLOC_ENABLE", "unset (genomix.models.fast.tune_cpu sets it)"))
         try:
             summary = trainer.run()
         except BaseException:

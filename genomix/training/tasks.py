@@ -3,6 +3,8 @@
 The trainer asks the task for everything task-specific, so a new task is one more entry in :data:`TASKS`.
 ``variant_effect`` is classification or regression (the dataset's ``label_kind``) on ref/alt window pairs,
 with the :class:`~genomix.models.variant.RefAltModel` (``model_kwargs["architecture"] = "ref_alt"``).
+The model a dataset needs is sized in :mod:`genomix.training.sizing` and built by
+:func:`genomix.models.build_model`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genomix.alphabet import ALPHABETS
 from genomix.errors import DatasetFormatError
+from genomix.models.tensors import class_probabilities
 from genomix.training import metrics
 
 
@@ -50,7 +52,7 @@ class ClassificationTask:
 
     def scores(self, outputs: torch.Tensor) -> np.ndarray:
         """``(B, n_classes)`` logits -> ``(B, n_classes)`` probabilities."""
-        return torch.softmax(outputs.float(), dim=-1).cpu().numpy()
+        return class_probabilities(outputs)
 
     def metrics(self, labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
         return metrics.classification_metrics(labels, scores)
@@ -201,101 +203,3 @@ def checkpoint_task(info: dict[str, Any], dataset: Any) -> Any:
     if info["task"] == "variant_effect":
         return VariantEffectTask(task, window=info.get("window"))
     return task
-
-
-def model_kwargs_for(dataset: Any, model_config: Any, *, output_size: int) -> dict[str, Any]:
-    """ChordMixer constructor arguments sized from the dataset unless the config sets them.
-
-    ``max_seq_len`` defaults to the longest sequence in any split; ``input_size`` is the alphabet's
-    vocabulary size (tokens) or the number of channels (``values``). ``variant_effect`` datasets get
-    :func:`ref_alt_kwargs` instead.
-    """
-    if dataset.task == "variant_effect":
-        return ref_alt_kwargs(dataset, model_config, output_size=output_size)
-    if dataset.alphabet == "values":
-        embedding_type = "linear"
-        sample = dataset.split("train").read_many(np.array([0]))[0]
-        input_size = int(np.asarray(sample).reshape(len(sample), -1).shape[1])
-    else:
-        embedding_type = "sparse"
-        if dataset.alphabet not in ALPHABETS:
-            raise DatasetFormatError(f"unknown alphabet {dataset.alphabet!r}")
-        input_size = ALPHABETS[dataset.alphabet].vocab_size
-    if model_config.embedding_type != "auto":
-        embedding_type = model_config.embedding_type
-    max_seq_len = model_config.max_seq_len or max(
-        int(np.max(dataset.split(name).lengths)) for name in dataset.split_names if len(dataset.split(name))
-    )
-    return {
-        "input_size": input_size,
-        "output_size": int(output_size),
-        "embedding_type": embedding_type,
-        "decoder": "linear",
-        "max_seq_len": int(max(max_seq_len, 2)),
-        "track_size": model_config.track_size,
-        "hidden_size": model_config.hidden_size,
-        "mlp_dropout": model_config.mlp_dropout,
-        "layer_dropout": model_config.layer_dropout,
-        "prenorm": model_config.prenorm,
-        "norm": model_config.norm,
-        "var_len": True,
-    }
-
-
-def ref_alt_kwargs(dataset: Any, model_config: Any, *, output_size: int) -> dict[str, Any]:
-    """:class:`~genomix.models.variant.RefAltModel` arguments for a ``variant_effect`` dataset, tagged
-    ``architecture = "ref_alt"``; ``max_seq_len`` defaults to the longest ref or alt window of any split.
-
-    Raises:
-        DatasetFormatError: the dataset is not DNA tokens.
-    """
-    from genomix.training.batches import longest_pair_window
-
-    if dataset.alphabet not in ALPHABETS or dataset.alphabet == "values":
-        raise DatasetFormatError(f"a variant_effect dataset should hold tokens, got alphabet {dataset.alphabet!r}")
-    max_seq_len = model_config.max_seq_len or max(
-        longest_pair_window(dataset.split(name)) for name in dataset.split_names
-    )
-    return {
-        "architecture": "ref_alt",
-        "input_size": ALPHABETS[dataset.alphabet].vocab_size,
-        "output_size": int(output_size),
-        "max_seq_len": int(max(max_seq_len, 2)),
-        "track_size": model_config.track_size,
-        "hidden_size": model_config.hidden_size,
-        "mlp_dropout": model_config.mlp_dropout,
-        "layer_dropout": model_config.layer_dropout,
-        "prenorm": model_config.prenorm,
-        "norm": model_config.norm,
-    }
-
-
-def build_model(model_kwargs: dict[str, Any], *, grad_checkpointing: bool | str = False) -> torch.nn.Module:
-    """Construct the model described by ``model_kwargs``: a ChordMixer, or a
-    :class:`~genomix.models.variant.RefAltModel` when ``architecture`` is ``"ref_alt"``.
-    ``grad_checkpointing`` is ``False``, ``True``/``'block'`` or ``'segments'`` (see
-    :class:`genomix.ChordMixerEncoder`)."""
-    kwargs = dict(model_kwargs)
-    architecture = kwargs.pop("architecture", "chordmixer")
-    if grad_checkpointing:
-        kwargs["grad_checkpointing"] = grad_checkpointing
-    if architecture == "ref_alt":
-        from genomix.models.variant import RefAltModel
-
-        return RefAltModel(**kwargs)
-    if architecture != "chordmixer":
-        raise ValueError(f"model architecture should be 'chordmixer' or 'ref_alt', got {architecture!r}")
-    from genomix import ChordMixer
-
-    return ChordMixer(**kwargs)
-
-
-def batch_inputs(data: np.ndarray, lengths: np.ndarray, *, alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Concatenated tokens ``(N,)`` (or values ``(N, C)``) and lengths ``(B,)`` as model inputs."""
-    if alphabet == "values":
-        inputs = torch.as_tensor(np.asarray(data, dtype=np.float32))
-        if inputs.ndim == 1:
-            inputs = inputs[:, None]
-    else:
-        inputs = torch.from_numpy(np.asarray(data).astype(np.int64))
-    return inputs, torch.as_tensor(np.asarray(lengths, dtype=np.int64))

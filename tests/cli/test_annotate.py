@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from genomix.cli import cli
 from genomix.inference.annotate import window_spans
-from genomix.training.checkpoint import load_model
+from genomix.checkpoint import load_model
 
 
 @pytest.fixture(scope="module")

@@ -183,7 +183,7 @@ def _disk_full(*args, **kwargs):
 def test_train_on_a_full_disk_leaves_a_folder_a_rerun_can_use(orchid, tmp_path, monkeypatch):
     run = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr("genomix.training.checkpoint.torch.save", _disk_full)
+        patch.setattr("genomix.checkpoint.torch.save", _disk_full)
         result = _invoke("train", orchid, "--out", run, "-q", *TINY, "epochs=1")
     _one_line_error(result, "cannot write checkpoint", "no space left on device")
     assert not any(name.endswith(".tmp") for name in os.listdir(run))
@@ -381,7 +381,7 @@ def test_bad_region_fails_in_one_line(indexed_mito, tmp_path, region, expected, 
         from genomix.models.variant import RefAltModel
 
         model = RefAltModel(16, 2, max_seq_len=32, track_size=4, hidden_size=8)
-        monkeypatch.setattr("genomix.training.checkpoint.load_model", lambda path, *, device="cpu": (
+        monkeypatch.setattr("genomix.checkpoint.load_model", lambda path, *, device="cpu": (
             model, {"task": "variant_effect", "classes": ["other", "Cfrm"], "config": {"window": 16}}))
         checkpoint = tmp_path / "model.pt"
         torch.save({}, checkpoint)
@@ -560,7 +560,6 @@ def test_every_output_respects_the_umask(orchid, fixtures, tmp_path, umask):
 # ------------------------------------------------------------------- item 2 (fixed on the issue 15 branch)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15 branch fixes the model side")
 def test_annotate_without_native_kernels_on_two_records(orchid, tmp_path):
     import subprocess
 

@@ -22,7 +22,7 @@ def fake_checkpoint(monkeypatch, tmp_path):
     def load_model(path, *, device="cpu"):
         return model, dict(info)
 
-    monkeypatch.setattr("genomix.training.checkpoint.load_model", load_model)
+    monkeypatch.setattr("genomix.checkpoint.load_model", load_model)
     path = tmp_path / "model.pt"
     path.write_bytes(b"stand-in")
     return path, info

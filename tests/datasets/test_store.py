@@ -270,3 +270,46 @@ def test_dataloader_workers(tmp_path):
     assert len(seen) == 40 and len(pids) == 2 and os.getpid() not in pids
     for k, tokens in seen.items():
         np.testing.assert_array_equal(tokens, train.tokens[train.offsets[k]:train.offsets[k + 1]])
+
+
+@pytest.mark.parametrize("values", [False, True])
+def test_a_streamed_split_reads_as_a_whole_one(tmp_path, values):
+    """DatasetWriter.stream_split (builders whose data does not fit in memory) writes what write_dataset does."""
+    arrays = _split([5, 70_000, 3, 900], values=values)
+    data = arrays.values if values else arrays.tokens
+    options = dict(task="regression" if values else "classification", alphabet="values" if values else "dna",
+                   vocab=VOCAB, classes=None if values else ["a", "b", "c"], provenance={"seed": 1})
+    with store.DatasetWriter(tmp_path / "s.h5", **options) as writer:
+        stream = writer.stream_split("train", offsets=arrays.offsets, channels=3 if values else None)
+        for start in range(0, len(data), 30_000):
+            stream.write(data[start:start + 30_000])
+        stream.finish(labels=arrays.labels, ids=arrays.ids, meta=arrays.meta)
+    write_dataset(tmp_path / "w.h5", {"train": arrays}, **options)
+    streamed, whole = open_dataset(tmp_path / "s.h5").split("train"), open_dataset(tmp_path / "w.h5").split("train")
+    for k in range(len(whole)):
+        np.testing.assert_array_equal(streamed[k], whole[k])
+    np.testing.assert_array_equal(streamed.labels, whole.labels)
+    assert streamed.ids == whole.ids and list(streamed.meta("organism")) == list(whole.meta("organism"))
+
+
+def test_a_stream_with_too_few_rows_leaves_no_file(tmp_path):
+    arrays = _split([5, 7])
+    with pytest.raises(ValueError, match="wrote 5 rows of 12"):
+        with store.DatasetWriter(tmp_path / "s.h5", task="classification", alphabet="dna", vocab=VOCAB,
+                                 classes=["a", "b", "c"], provenance={}) as writer:
+            stream = writer.stream_split("train", offsets=arrays.offsets)
+            stream.write(arrays.tokens[:5])
+            stream.finish(labels=arrays.labels, ids=arrays.ids)
+    assert os.listdir(tmp_path) == []
+
+
+def test_ragged_extra_pairs_have_public_accessors(tmp_path):
+    arrays = _split([2, 3, 4])
+    arrays.extra = {"alt_tokens": np.arange(1, 8, dtype=np.uint8), "alt_offsets": np.array([0, 1, 5, 7])}
+    _write(tmp_path / "x.h5", {"train": arrays})
+    split = open_dataset(tmp_path / "x.h5").split("train")
+    assert split.extra_offsets("alt").tolist() == [0, 1, 5, 7]
+    assert split.extra_offsets("alt") is split.extra_offsets("alt")  # read once
+    assert split.read_extra_rows("alt", 1, 5).tolist() == [2, 3, 4, 5]
+    with pytest.raises(DatasetFormatError, match="no array 'ref_tokens'"):
+        split.extra_offsets("ref")

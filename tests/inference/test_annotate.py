@@ -15,7 +15,7 @@ from genomix.datasets.store import open_dataset
 from genomix.errors import AlphabetError, ConfigError, InputFormatError
 from genomix.inference.annotate import annotate_fasta, window_spans
 from genomix.inference.batching import token_budget_batches
-from genomix.training.checkpoint import load_model
+from genomix.checkpoint import load_model
 from genomix.training.evaluate import predict_split
 from genomix.training.tasks import ClassificationTask
 

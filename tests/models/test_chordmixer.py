@@ -267,7 +267,7 @@ def test_bf16_autocast_runs_and_stays_close():
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_chunked_in_place_inference_equals_the_plain_forward(monkeypatch, norms, precision):
     """Long inputs in eval/no-grad run chunk by chunk, in place: same outputs as the autograd path."""
-    import genomix.models.chordmixer as chordmixer
+    import genomix.models.fast.inference as inference
 
     torch.manual_seed(0)
     model = ChordMixer(input_size=6, output_size=3, max_seq_len=600, track_size=2, hidden_size=8,
@@ -279,7 +279,7 @@ def test_chunked_in_place_inference_equals_the_plain_forward(monkeypatch, norms,
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     with autocast:
         reference = model(tokens, lengths)  # grad enabled: the autograd path
-    monkeypatch.setattr(chordmixer, "INFERENCE_CHUNK", 50)
+    monkeypatch.setattr(inference, "INFERENCE_CHUNK", 50)
     with torch.no_grad(), autocast:
         chunked = model(tokens, lengths)
     tolerance = 1e-5 if precision == "fp32" else 2e-2
@@ -287,9 +287,9 @@ def test_chunked_in_place_inference_equals_the_plain_forward(monkeypatch, norms,
 
 
 def test_encoder_does_not_overwrite_a_callers_input(monkeypatch):
-    import genomix.models.chordmixer as chordmixer
+    import genomix.models.fast.inference as inference
 
-    monkeypatch.setattr(chordmixer, "INFERENCE_CHUNK", 10)
+    monkeypatch.setattr(inference, "INFERENCE_CHUNK", 10)
     encoder = ChordMixerEncoder(max_seq_len=64, track_size=2, hidden_size=8, prenorm="LN", var_len=True).eval()
     rows = torch.randn(100, encoder.embedding_size)
     before = rows.clone()
@@ -300,7 +300,7 @@ def test_encoder_does_not_overwrite_a_callers_input(monkeypatch):
 
 def test_cache_sized_groups_change_no_result(monkeypatch):
     """A batch run in cache-sized groups of sequences gives the same outputs and gradients as one group."""
-    import genomix.models.chordmixer as chordmixer
+    import genomix.models.fast.engine as engine
 
     torch.manual_seed(0)
     model = ChordMixer(input_size=6, output_size=3, max_seq_len=512, track_size=2, hidden_size=8,
@@ -309,7 +309,7 @@ def test_cache_sized_groups_change_no_result(monkeypatch):
     tokens = torch.randint(1, 6, (int(lengths.sum()),))
     results = []
     for group_bytes in (0, 100 * model.embedding_size * 4):  # one group; groups of <= 100 rows
-        monkeypatch.setattr(chordmixer, "GROUP_BYTES", group_bytes)
+        monkeypatch.setattr(engine, "GROUP_BYTES", group_bytes)
         model.zero_grad()
         out = model(tokens, lengths)
         out.square().sum().backward()
@@ -317,8 +317,8 @@ def test_cache_sized_groups_change_no_result(monkeypatch):
     torch.testing.assert_close(results[0][0], results[1][0], atol=1e-6, rtol=1e-6)
     for a, b in zip(results[0][1], results[1][1]):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
-    assert chordmixer._group_bounds(lengths, 100) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
-    assert chordmixer._group_bounds(torch.tensor([30, 30, 30, 30, 200]), 100) == [(0, 3), (3, 4), (4, 5)]
+    assert engine._group_bounds(lengths, 100) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+    assert engine._group_bounds(torch.tensor([30, 30, 30, 30, 200]), 100) == [(0, 3), (3, 4), (4, 5)]
 
 
 def test_folded_layernorm_affine_equals_norm_then_mlp():
@@ -332,7 +332,9 @@ def test_folded_layernorm_affine_equals_norm_then_mlp():
     x = torch.randn(50, block.mix.fc1.in_features, dtype=torch.float64, requires_grad=True)
     block.double()
     results = []
-    for compute in (block.mixed, lambda rows: block.mix(block.prenorm(rows))):
+    from genomix.models.fast.folded import mixed
+
+    for compute in (lambda rows: mixed(block, rows, None), lambda rows: block.mix(block.prenorm(rows))):
         block.zero_grad()
         x.grad = None
         out = compute(x)

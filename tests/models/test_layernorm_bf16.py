@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from genomix import ChordMixer
-from genomix.models.chordmixer import LayerNorm, make_norm
+from genomix.models.norms import LayerNorm, make_norm
 
 ROWS = 40_000
 

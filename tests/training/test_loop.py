@@ -13,7 +13,7 @@ from conftest import TINY
 
 from genomix.errors import GenomixError
 from genomix.training import rundir
-from genomix.training.checkpoint import load_model, read_checkpoint
+from genomix.checkpoint import load_model, read_checkpoint
 from genomix.training.config import load_config
 from genomix.training.loop import lr_at, train
 
@@ -143,7 +143,7 @@ def test_log_says_which_cpu_path_runs(orchid_h5, tmp_path, caplog, monkeypatch, 
     from genomix import native
 
     if kernels and not native.available():
-        pytest.skip("the fused kernels are off (GENOMIX_NATIVE=0) or cannot be built here")
+        pytest.skip("the kernels are not built here (GENOMIX_NATIVE=0 or no compiler): training would call them")
     monkeypatch.setattr(native, "available", lambda: kernels)
     config = load_config(None, [*TINY, "epochs=1", f"precision={precision}"])
     with caplog.at_level(logging.INFO, logger="genomix.training.loop"):

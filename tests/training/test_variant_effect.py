@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from variant_files import MITO_ALIAS, copy_mito, copy_mpra
 
 from genomix.cli import cli as main
-from genomix.training.checkpoint import load_model
+from genomix.checkpoint import load_model
 
 TINY = ["epochs=1", "max_tokens=2048", "num_threads=1", "precision=fp32", "model.track_size=4",
         "model.hidden_size=16"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-import genomix.models.chordmixer as chordmixer
+import genomix.models.fast.engine as engine
 from genomix import ChordMixer
+from genomix.models import fast
+from genomix.models.fast.dispatch import PATHS
 
 
 @pytest.fixture
@@ -18,15 +20,12 @@ def two_threads():
 
 
 def run(model, tokens, lengths, *, parallel, bf16=False):
-    chordmixer.PARALLEL_GROUPS = parallel
-    try:
+    with fast.use(PATHS if parallel else set(PATHS) - {"parallel"}):
         model.zero_grad()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out = model(tokens, lengths)
         (out.float() * torch.linspace(-1, 1, out.numel()).view(out.shape)).sum().backward()
         return out.detach(), {name: p.grad.detach().clone() for name, p in model.named_parameters()}
-    finally:
-        chordmixer.PARALLEL_GROUPS = True
 
 
 @pytest.mark.parametrize("checkpointing", [False, "block", "segments"])
@@ -34,13 +33,13 @@ def test_parallel_groups_equal_sequential(monkeypatch, two_threads, checkpointin
     torch.manual_seed(0)
     model = ChordMixer(input_size=6, output_size=3, max_seq_len=512, track_size=2, hidden_size=8,
                        prenorm="LN", norm="LN", var_len=True, grad_checkpointing=checkpointing)
-    monkeypatch.setattr(chordmixer, "GROUP_BYTES", 100 * model.embedding_size * 4)  # groups of <= 100 rows
+    monkeypatch.setattr(engine, "GROUP_BYTES", 100 * model.embedding_size * 4)  # groups of <= 100 rows
     lengths = torch.tensor([512, 3, 100, 1, 260, 40, 7, 90])
     tokens = torch.randint(1, 6, (int(lengths.sum()),))
-    assert model.encoder._group_workers(torch.empty(1, 1), 5) == 2
+    assert engine._group_workers(model.encoder, torch.empty(1, 1), 5) == 2
     calls = []
-    original = chordmixer.run_groups
-    monkeypatch.setattr(chordmixer, "run_groups", lambda *a: calls.append(1) or original(*a))
+    original = engine.run_groups
+    monkeypatch.setattr(engine, "run_groups", lambda *a: calls.append(1) or original(*a))
     out_p, grads_p = run(model, tokens, lengths, parallel=True)
     out_s, grads_s = run(model, tokens, lengths, parallel=False)
     assert calls, "the parallel path did not run"
@@ -53,7 +52,7 @@ def test_parallel_groups_in_bf16_and_inference(monkeypatch, two_threads):
     torch.manual_seed(1)
     model = ChordMixer(input_size=6, output_size=3, max_seq_len=2048, track_size=4, hidden_size=16,
                        prenorm="LN", var_len=True)
-    monkeypatch.setattr(chordmixer, "GROUP_BYTES", 500 * model.embedding_size * 2)
+    monkeypatch.setattr(engine, "GROUP_BYTES", 500 * model.embedding_size * 2)
     lengths = torch.tensor([2000, 700, 1200, 33])
     tokens = torch.randint(1, 6, (int(lengths.sum()),))
     out_p, grads_p = run(model, tokens, lengths, parallel=True, bf16=True)
@@ -64,9 +63,8 @@ def test_parallel_groups_in_bf16_and_inference(monkeypatch, two_threads):
         assert error < 1e-2, (name, error)
     model.eval()
     with torch.no_grad():
-        chordmixer.PARALLEL_GROUPS = False
-        alone = model(tokens, lengths)
-        chordmixer.PARALLEL_GROUPS = True
+        with fast.use(set(PATHS) - {"parallel"}):
+            alone = model(tokens, lengths)
         torch.testing.assert_close(model(tokens, lengths), alone, rtol=0, atol=0)
     assert torch.get_num_threads() == 2  # the intra-op thread count is restored
 
@@ -75,11 +73,12 @@ def test_sequential_when_the_schedule_could_change_results(two_threads):
     rows = torch.empty(4, 4)
     dropout = ChordMixer(input_size=6, output_size=3, max_seq_len=64, track_size=4, hidden_size=8,
                          mlp_dropout=0.1, var_len=True).encoder
-    assert dropout.train()._group_workers(rows, 4) == 1
-    assert dropout.eval()._group_workers(rows, 4) == 2
+    assert engine._group_workers(dropout.train(), rows, 4) == 1
+    assert engine._group_workers(dropout.eval(), rows, 4) == 2
     batchnorm = ChordMixer(input_size=6, output_size=3, max_seq_len=64, track_size=4, hidden_size=8,
                            norm="BN", var_len=True).encoder
-    assert batchnorm.train()._group_workers(rows, 4) == 1
-    assert batchnorm.eval()._group_workers(rows, 4) == 2
+    assert engine._batch_statistics(batchnorm.train())  # BatchNorm in training: one group, whole-batch statistics
+    assert not engine._batch_statistics(batchnorm.eval())
+    assert engine._group_workers(batchnorm.eval(), rows, 4) == 2
     torch.set_num_threads(1)
-    assert batchnorm._group_workers(rows, 4) == 1
+    assert engine._group_workers(batchnorm, rows, 4) == 1

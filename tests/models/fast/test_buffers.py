@@ -7,8 +7,8 @@ import threading
 import pytest
 import torch
 
-import genomix.models.buffers as buffers
-from genomix.models.buffers import BufferPool
+import genomix.models.fast.buffers as buffers
+from genomix.models.fast.buffers import BufferPool
 
 
 @pytest.fixture

@@ -6,18 +6,16 @@ import pytest
 import torch
 
 from genomix import ChordMixer, native
-from genomix.models import fused
+from genomix.models import fast
 from genomix.models.chordmixer import ChordMixerBlock
+from genomix.models.fast import blocks, fused
+from genomix.models.fast.dispatch import PATHS, block_plan
+from genomix.models.fast.folded import mlp_weights
 from genomix.models.rotation import build_rotation
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="no C compiler: the native kernels could not be built")
 
 N_TRACKS, TRACK, HIDDEN = 6, 16, 40
-SUPPORTED = fused.supported
-
-
-def _use_fused(monkeypatch, use: bool) -> None:
-    monkeypatch.setattr(fused, "supported", SUPPORTED if use else (lambda *args: False))
 WIDTH = N_TRACKS * TRACK
 
 
@@ -31,13 +29,23 @@ def _block(prenorm: str, norm: str = "None") -> ChordMixerBlock:
     return block
 
 
+def _paths(use_fused: bool):
+    """Every fast path, or every one but the fused kernels (the block then takes the folded ATen path)."""
+    return fast.use(PATHS if use_fused else set(PATHS) - {"fused"})
+
+
+def _forward(block: ChordMixerBlock, x: torch.Tensor, rotation) -> torch.Tensor:
+    """One block through the fast paths, as the encoder runs it."""
+    return blocks.run_block(block, block_plan(block), x, rotation)
+
+
 def _run(block: ChordMixerBlock, x: torch.Tensor, grad: torch.Tensor, rotation, *, use_fused: bool, monkeypatch):
     """Output, input gradient and parameter gradients (float64) of one forward and backward."""
-    _use_fused(monkeypatch, use_fused)
     block.zero_grad(set_to_none=True)
     x = x.clone().requires_grad_(True)
-    out = block(x, rotation.index, rotation.inverse, N_TRACKS)
-    out.backward(grad.to(out.dtype))
+    with _paths(use_fused):
+        out = _forward(block, x, rotation)
+        out.backward(grad.to(out.dtype))
     return [out.double(), x.grad.double(), *(p.grad.double() for p in block.parameters())]
 
 
@@ -83,11 +91,11 @@ def test_training_step_matches_the_unfused_path(monkeypatch):
     labels = torch.tensor([0, 2, 1])
     results = []
     for use_fused in (True, False):
-        _use_fused(monkeypatch, use_fused)
         model.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = torch.nn.functional.cross_entropy(model(tokens, lengths).float(), labels)
-        loss.backward()
+        with _paths(use_fused):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = torch.nn.functional.cross_entropy(model(tokens, lengths).float(), labels)
+            loss.backward()
         results.append((loss.item(), [p.grad.clone() for p in model.parameters()]))
     (fast_loss, fast_grads), (slow_loss, slow_grads) = results
     assert fast_loss == pytest.approx(slow_loss, rel=2e-2)
@@ -98,15 +106,22 @@ def test_training_step_matches_the_unfused_path(monkeypatch):
 def test_dispatch_only_where_the_kernels_apply():
     block = _block("LN")
     rows = torch.randn(10, WIDTH)
-    index = build_rotation(torch.tensor([10]), N_TRACKS).index
-    assert block.fusible(rows) and fused.supported(rows.bfloat16(), index) and fused.supported(rows, index)
+    rotation = build_rotation(torch.tensor([10]), N_TRACKS)
+    index = rotation.index
+
+    def fusible(block, rows):
+        return blocks.fusible(block, block_plan(block), rows, rotation)
+
+    assert fusible(block, rows) and fused.supported(rows.bfloat16(), index) and fused.supported(rows, index)
     assert not fused.supported(rows.half(), index)
     assert not fused.supported(rows.double(), index)  # float64 keeps the exact ATen path
     assert not fused.supported(rows.bfloat16(), index.long())
     dropping = ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.1, 0.0, "LN", "None").train()
-    assert not dropping.fusible(rows)
-    assert dropping.eval().fusible(rows)
-    assert not ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.0, 0.0, "BN", "None").fusible(rows)
+    assert not fusible(dropping, rows)
+    assert fusible(dropping.eval(), rows)
+    assert not fusible(ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.0, 0.0, "BN", "None"), rows)
+    with fast.use(set(PATHS) - {"fused"}):
+        assert not fusible(block, rows)
 
 
 def test_inference_without_inverse_and_training_without_it_fails():
@@ -114,9 +129,9 @@ def test_inference_without_inverse_and_training_without_it_fails():
     rotation = build_rotation(torch.tensor([50]), N_TRACKS, with_inverse=False)
     x = torch.randn(50, WIDTH).bfloat16()
     with torch.no_grad():
-        assert block(x, rotation.index, None, N_TRACKS).shape == x.shape
+        assert _forward(block, x, rotation).shape == x.shape
     with pytest.raises(RuntimeError, match="inverse"):
-        block(x.requires_grad_(True), rotation.index, None, N_TRACKS).sum().backward()
+        _forward(block, x.requires_grad_(True), rotation).sum().backward()
 
 
 @pytest.mark.parametrize("chunk", [7, 1000, 5000])
@@ -127,7 +142,7 @@ def test_in_place_inference_gives_the_training_path_values(chunk):
     lengths = torch.tensor([1500, 3, 999])
     rotation = build_rotation(lengths, N_TRACKS)
     x = torch.randn(int(lengths.sum()), WIDTH).bfloat16()
-    weights = block._mlp_weights()
+    weights = mlp_weights(block)
     with torch.no_grad():
         expected = fused.fused_block(x, *weights, rotation.index, None, normalize=True, eps=1e-5)
         rows = x.clone()
@@ -147,7 +162,7 @@ def test_rotate_add_refuses_to_write_over_its_update():
 def test_checkpointed_chunks_give_the_fused_values(normalize, monkeypatch):
     """bf16 training with per-block checkpointing (the chunked block) gives the fused block's outputs and
     input gradients exactly, and its parameter gradients up to the order of float32 sums."""
-    import genomix.models.chunked as chunked
+    import genomix.models.fast.chunked as chunked
 
     monkeypatch.setattr(chunked, "CHUNK_ROWS", 700)
     block = _block("LN" if normalize else "None")
@@ -156,8 +171,8 @@ def test_checkpointed_chunks_give_the_fused_values(normalize, monkeypatch):
     x = torch.randn(int(lengths.sum()), WIDTH).bfloat16()
     grad = torch.randn_like(x)
     results = []
-    for forward in (lambda rows: block(rows, rotation.index, rotation.inverse, N_TRACKS),
-                    lambda rows: block.forward_chunked(rows, rotation.index, rotation.inverse)):
+    for forward in (lambda rows: _forward(block, rows, rotation),
+                    lambda rows: blocks.run_chunked(block, rows, rotation)):
         block.zero_grad(set_to_none=True)
         rows = x.clone().requires_grad_(True)
         out = forward(rows)

@@ -6,13 +6,19 @@ import pytest
 import torch
 from torch.utils.checkpoint import checkpoint
 
-import genomix.models.chunked as chunked
+import genomix.models.fast.chunked as chunked
 from genomix import ChordMixer
 from genomix.models.chordmixer import ChordMixerBlock
+from genomix.models.fast import blocks
+from genomix.models.fast.dispatch import block_plan
 from genomix.models.rotation import build_rotation
 
 N_TRACKS, TRACK, HIDDEN = 5, 3, 7
 WIDTH = N_TRACKS * TRACK
+
+
+def chunkable(block, x):
+    return blocks.chunkable(block, block_plan(block), x)
 
 
 def _block(prenorm: str, norm: str = "None", dtype=torch.float64) -> ChordMixerBlock:
@@ -43,9 +49,9 @@ def test_chunked_block_equals_the_plain_block(norms, chunk, monkeypatch):
     rotation = build_rotation(lengths, N_TRACKS)
     x = torch.randn(int(lengths.sum()), WIDTH, dtype=torch.float64)
     grad = torch.randn_like(x)
-    plain = _run(block, lambda rows: block(rows, rotation.index, rotation.inverse, N_TRACKS), x, rotation, grad)
-    assert block.chunkable(x)
-    fast = _run(block, lambda rows: block.forward_chunked(rows, rotation.index, rotation.inverse), x, rotation, grad)
+    plain = _run(block, lambda rows: block(rows, rotation), x, rotation, grad)
+    assert chunkable(block, x)
+    fast = _run(block, lambda rows: blocks.run_chunked(block, rows, rotation), x, rotation, grad)
     torch.testing.assert_close(fast[0], plain[0], atol=1e-12, rtol=1e-12)
     torch.testing.assert_close(fast[1], plain[1], atol=1e-12, rtol=1e-12)
     assert fast[2].keys() == plain[2].keys()
@@ -66,10 +72,9 @@ def test_chunked_block_in_bf16_stays_close_to_the_checkpointed_block():
                 return forward(rows)
         return run
 
-    plain = _run(block, under_autocast(lambda rows: checkpoint(
-        block, rows, rotation.index, rotation.inverse, N_TRACKS, use_reentrant=False)), x, rotation, grad)
-    fast = _run(block, under_autocast(lambda rows: block.forward_chunked(rows, rotation.index, rotation.inverse)),
-                x, rotation, grad)
+    plain = _run(block, under_autocast(lambda rows: checkpoint(block, rows, rotation, use_reentrant=False)),
+                 x, rotation, grad)
+    fast = _run(block, under_autocast(lambda rows: blocks.run_chunked(block, rows, rotation)), x, rotation, grad)
     torch.testing.assert_close(fast[0].float(), plain[0].float(), atol=0.05, rtol=0.02)
     torch.testing.assert_close(fast[1].float(), plain[1].float(), atol=0.05, rtol=0.02)
     for name in plain[2]:
@@ -79,13 +84,13 @@ def test_chunked_block_in_bf16_stays_close_to_the_checkpointed_block():
 
 def test_only_blocks_whose_recompute_is_exact_are_chunked():
     x = torch.randn(10, WIDTH)
-    assert _block("LN", dtype=torch.float32).chunkable(x)
-    assert _block("None", "BN", dtype=torch.float32).chunkable(x)  # the post-norm runs outside
-    assert not _block("BN", dtype=torch.float32).chunkable(x)
+    assert chunkable(_block("LN", dtype=torch.float32), x)
+    assert chunkable(_block("None", "BN", dtype=torch.float32), x)  # the post-norm runs outside
+    assert not chunkable(_block("BN", dtype=torch.float32), x)
     dropping = ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.1, 0.0, "LN", "None")
-    assert not dropping.chunkable(x)
-    assert dropping.eval().chunkable(x)
-    assert not ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.0, 0.2, "LN", "None").chunkable(x)
+    assert not chunkable(dropping, x)
+    assert chunkable(dropping.eval(), x)
+    assert not chunkable(ChordMixerBlock(WIDTH, TRACK, HIDDEN, 0.0, 0.2, "LN", "None"), x)
 
 
 @pytest.mark.parametrize("mode", ["block", "segments"])

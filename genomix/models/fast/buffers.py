@@ -6,7 +6,7 @@ megabase sequence each block makes several such tensors of hundreds of megabytes
 pages costs more than the block's arithmetic (measured on the 2-vCPU VM of docs/benchmarks.md:
 fresh memory is written at 0.7-10 GB/s, reused memory at 15-17 GB/s; 73 of 117 s of a 2**20-token
 training step were spent in the kernel). CUDA has a caching allocator; this is the CPU counterpart
-for the buffers that :mod:`genomix.models.chunked` allocates.
+for the buffers that :mod:`genomix.models.fast.chunked` allocates.
 
 A pooled buffer is free again when nothing but the pool references its storage (autograd's saved
 tensors and views count, through the storage's reference count), so buffers whose lifetime autograd
@@ -113,7 +113,8 @@ def tune_malloc() -> bool:
     (2**14 tokens) depending on the order of its first allocations. Fixed at 32 MiB (the largest
     value glibc's own adaptation reaches) and 256 MiB, 2**14-2**15-token steps no longer fault in
     their activations each time (measured in docs/benchmarks.md: 26k-44k page faults per step -> 525-795);
-    larger tensors are :data:`POOL`'s job. Skipped off glibc, when ``GENOMIX_TUNE_MALLOC=0``, or when
+    larger tensors are :data:`POOL`'s job. Called by :func:`genomix.models.fast.tune_cpu`, never at
+    import. Skipped off glibc, when ``GENOMIX_TUNE_MALLOC=0``, or when
     the user set glibc's own ``MALLOC_*_THRESHOLD_`` / ``GLIBC_TUNABLES`` variables.
     """
     if os.environ.get("GENOMIX_TUNE_MALLOC", "1") == "0" or platform.libc_ver()[0] != "glibc":
@@ -125,10 +126,6 @@ def tune_malloc() -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-
-
-MALLOC_TUNED = tune_malloc()
-"""Whether :func:`tune_malloc` took effect when the model code was imported."""
 
 
 def empty_like(x: Tensor) -> Tensor:

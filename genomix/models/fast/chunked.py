@@ -9,7 +9,7 @@ output and (in backward) the input gradient. Everything else lives one chunk at 
 
 It keeps only its input for backward and recomputes the MLP there, chunk by chunk: the work of
 per-block activation checkpointing, which is why the encoder uses it only when checkpointing is on
-(see ``ChordMixerEncoder``).
+(see :mod:`genomix.models.fast.engine`).
 
 Covers ``x + rotate(fc2(gelu(fc1(prenorm(x)))))`` with a LayerNorm prenorm (its affine folded into
 ``fc1`` by the caller) or none, and no active dropout; any post-norm is applied by the caller.
@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genomix.models import fused
-from genomix.models.buffers import empty_like
+from genomix.models.fast import fused
+from genomix.models.fast.buffers import empty_like
 from genomix.models.rotation import _gather_subset, rotate_add_into
 
 CHUNK_ROWS = 8192
@@ -31,7 +31,8 @@ Measured per block at 2**18 rows (2 threads): 2,048 rows 324-384k tokens/s, 4,09
 
 
 def chunked_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
-                  inverse: Tensor, *, normalize: bool, eps: float, chunk: int | None = None) -> Tensor:
+                  inverse: Tensor, *, normalize: bool, eps: float, chunk: int | None = None,
+                  kernels: bool = True) -> Tensor:
     """``x + rotate(mlp(layer_norm(x) if normalize else x))`` on ``(n, D)`` rows, chunk by chunk.
 
     Args:
@@ -42,8 +43,9 @@ def chunked_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, ind
         normalize: apply a LayerNorm without affine before ``fc1``.
         eps: the LayerNorm's epsilon.
         chunk: rows per chunk (default :data:`CHUNK_ROWS`).
+        kernels: use the fused kernels where they apply (:func:`fused.supported`); False: ATen ops.
     """
-    return _ChunkedBlock.apply(x, w1, b1, w2, b2, index, inverse, normalize, eps, chunk or CHUNK_ROWS)
+    return _ChunkedBlock.apply(x, w1, b1, w2, b2, index, inverse, normalize, eps, chunk or CHUNK_ROWS, kernels)
 
 
 def _hidden(xc: Tensor, w1: Tensor, b1: Tensor, normalize: bool, eps: float):
@@ -57,17 +59,17 @@ def _hidden(xc: Tensor, w1: Tensor, b1: Tensor, normalize: bool, eps: float):
 
 class _ChunkedBlock(torch.autograd.Function):
     """With bf16 rows and the native kernels (:func:`fused.supported`) each chunk runs the fused block's
-    kernels (:mod:`genomix.models.fused`), so the values are those of the unchunked fused block;
+    kernels (:mod:`genomix.models.fast.fused`), so the values are those of the unchunked fused block;
     otherwise ATen ops."""
 
     @staticmethod
     def forward(ctx, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
-                inverse: Tensor | None, normalize: bool, eps: float, chunk: int) -> Tensor:
+                inverse: Tensor | None, normalize: bool, eps: float, chunk: int, kernels: bool) -> Tensor:
         x = x.contiguous()
         n = x.shape[0]
         per_row = index.numel() // max(n, 1)
         ctx.dtypes = (w1.dtype, b1.dtype, w2.dtype, b2.dtype)
-        ctx.native = fused.supported(x, index)
+        ctx.native = kernels and fused.supported(x, index)
         w1, b1, w2, b2_float = fused.kernel_weights(x, w1.detach(), b1.detach(), w2.detach(), b2)
         b2 = b2.detach().to(x.dtype)
         with torch.autocast(x.device.type, enabled=False):
@@ -125,7 +127,7 @@ class _ChunkedBlock(torch.autograd.Function):
                         grad_in, xc, (width,), mean, rstd, None, None, [True, False, False])[0]
                 torch.add(grad_out[start:start + chunk], grad_in, out=grad_x[start:start + chunk])
         return (grad_x, *(grad.to(dtype) for grad, dtype in zip((grad_w1, grad_b1, grad_w2, grad_b2), ctx.dtypes)),
-                None, None, None, None, None)
+                None, None, None, None, None, None)
 
 
 __all__ = ["chunked_block", "CHUNK_ROWS"]

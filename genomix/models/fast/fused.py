@@ -136,14 +136,10 @@ class _FusedBlock(torch.autograd.Function):
         return (grad_x, *(grad.to(dtype) for grad, dtype in zip(grads, ctx.dtypes)), None, None, None, None)
 
 
-ENABLED = True
-"""False: blocks use their ATen path even where the kernels apply (benchmarks compare the two)."""
-
-
 def supported(x: Tensor, index: Tensor) -> bool:
     """Whether :func:`fused_block` takes these rows: bf16 or float32 on the CPU, an int32 index, kernels
-    loaded."""
-    return (ENABLED and x.device.type == "cpu" and x.dtype in native.DTYPES and x.dim() == 2
+    loaded (switch the path off with ``genomix.models.fast.use``)."""
+    return (x.device.type == "cpu" and x.dtype in native.DTYPES and x.dim() == 2
             and index.dtype == torch.int32 and native.available())
 
 

@@ -1,10 +1,13 @@
 """Checkpoints: one ``.pt`` file that holds everything to use or resume a model, and never runs code.
 
+Written by training, read by training (resume) and inference (``annotate``, ``score-variants``,
+``evaluate``); this module imports nothing of :mod:`genomix.training`.
+
 A checkpoint is a dict of tensors and primitive containers only, so ``torch.load(weights_only=True)``
 reads it. Keys (format ``genomix-checkpoint``, version 1):
 
 - ``model_state``: the model's ``state_dict`` (tensors, published parameter names).
-- ``model_kwargs``: the ``ChordMixer`` constructor arguments.
+- ``model_kwargs``: the model's constructor arguments (:func:`genomix.models.build_model` builds it).
 - ``task``, ``alphabet``, ``vocab``, ``classes``: what the model reads and predicts.
 - ``config``: the training config as a dict; ``target_scale``: ``[mean, std]`` for regression.
 - ``label_kind`` and ``window`` (``variant_effect`` only): classification or regression, and the
@@ -117,7 +120,7 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
     Raises:
         CheckpointError: unreadable, or the weights do not fit the saved model arguments.
     """
-    from genomix.training.tasks import build_model
+    from genomix.models import build_model
 
     payload = read_checkpoint(path)
     try:

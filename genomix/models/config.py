@@ -1,0 +1,100 @@
+"""Model options: one dataclass, one tuple of allowed values (or bound) per option, validated in one place.
+
+:class:`ModelConfig` is the ``[model]`` table of a training config (``model.key=value`` on the command
+line). :meth:`ModelConfig.model_kwargs` resolves it, with the sizes a dataset gives, into the
+constructor arguments that a checkpoint stores as ``model_kwargs`` and that
+:func:`genomix.models.build_model` builds from.
+
+Adding an option: one field here with its ``choices`` (or ``min``/``below``) metadata, and the same
+keyword on the model classes. It is then validated, read from TOML and the command line, stored in
+``model_kwargs``, and old checkpoints (without it) load with the keyword's default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from genomix.models.norms import NORMS
+
+ARCHITECTURES = ("chordmixer", "ref_alt")
+"""``chordmixer``: one sequence in, ``(B, output_size)`` out; ``ref_alt``: :class:`~genomix.models.variant.RefAltModel`."""
+EMBEDDING_TYPES = ("auto", "sparse", "linear")
+SIZED = ("max_seq_len", "embedding_type")
+"""Options whose ``0`` / ``"auto"`` means "from the dataset"; the others go to the model as they are."""
+
+
+def _choice(default: str, choices: tuple[str, ...]) -> Any:
+    return field(default=default, metadata={"choices": choices})
+
+
+def _bounded(default: float, *, low: float, below: float | None = None) -> Any:
+    return field(default=default, metadata={"min": low, "below": below})
+
+
+@dataclass
+class ModelConfig:
+    """ChordMixer options; ``0`` / ``"auto"`` means "sized from the dataset".
+
+    Attributes:
+        track_size: channels per track (``D = n_tracks * track_size``).
+        hidden_size: width of each block's MLP.
+        mlp_dropout, layer_dropout: dropout inside the MLP and on each block's update.
+        prenorm, norm: ``'LN'``, ``'BN'``, ``'GN'`` or ``'None'`` before the MLP and after the residual.
+        max_seq_len: longest sequence the model is built for (0: the dataset's longest).
+        embedding_type: ``'sparse'`` (tokens), ``'linear'`` (values) or ``'auto'`` (from the alphabet).
+    """
+
+    track_size: int = _bounded(16, low=1)
+    hidden_size: int = _bounded(128, low=1)
+    mlp_dropout: float = _bounded(0.0, low=0, below=1)
+    layer_dropout: float = _bounded(0.0, low=0, below=1)
+    prenorm: str = _choice("LN", NORMS)
+    norm: str = _choice("None", NORMS)
+    max_seq_len: int = _bounded(0, low=0)
+    embedding_type: str = _choice("auto", EMBEDDING_TYPES)
+
+    def backbone_kwargs(self) -> dict[str, Any]:
+        """The options that go to the model's constructor unchanged (all but :data:`SIZED`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in SIZED}
+
+    def model_kwargs(self, *, architecture: str, input_size: int, output_size: int, max_seq_len: int,
+                     embedding_type: str = "sparse") -> dict[str, Any]:
+        """The constructor arguments of the model (what a checkpoint stores as ``model_kwargs``).
+
+        Args:
+            architecture: one of :data:`ARCHITECTURES`.
+            input_size: vocabulary size (tokens) or channels (values).
+            output_size: classes or regression targets.
+            max_seq_len: the dataset's longest sequence (used when :attr:`max_seq_len` is 0).
+            embedding_type: the dataset's (used when :attr:`embedding_type` is ``'auto'``).
+
+        Raises:
+            ValueError: an unknown architecture.
+        """
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"model architecture should be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
+        sized = {"input_size": int(input_size), "output_size": int(output_size),
+                 "max_seq_len": int(max(self.max_seq_len or max_seq_len, 2))}
+        if architecture == "ref_alt":
+            return {"architecture": "ref_alt", **sized, **self.backbone_kwargs()}
+        embedding = embedding_type if self.embedding_type == "auto" else self.embedding_type
+        return {**sized, "embedding_type": embedding, "decoder": "linear", **self.backbone_kwargs(), "var_len": True}
+
+
+def validate(config: ModelConfig, *, prefix: str = "model.") -> list[str]:
+    """Every problem with the values of ``config`` (empty when it is fine), each naming the option."""
+    problems = []
+    for option in fields(config):
+        value, meta = getattr(config, option.name), option.metadata
+        name = f"{prefix}{option.name}"
+        if "choices" in meta and value not in meta["choices"]:
+            problems.append(f"{name} should be one of {', '.join(meta['choices'])}, got {value!r}")
+        elif meta.get("below") is not None and not meta["min"] <= value < meta["below"]:
+            problems.append(f"{name} should be in [{meta['min']}, {meta['below']}), got {value}")
+        elif "min" in meta and meta.get("below") is None and value < meta["min"]:
+            problems.append(f"{name} should be >= {meta['min']}, got {value}")
+    return problems
+
+
+__all__ = ["ModelConfig", "ARCHITECTURES", "EMBEDDING_TYPES", "validate"]

@@ -1,0 +1,73 @@
+"""Model options in one place, and the one factory that builds any model from them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from genomix.models import ChordMixer, ModelConfig, build_model
+from genomix.models.config import validate
+from genomix.models.variant import RefAltModel
+
+LEGACY_CHORDMIXER = {"input_size": 16, "output_size": 3, "embedding_type": "sparse", "decoder": "linear",
+                     "max_seq_len": 300, "track_size": 4, "hidden_size": 8, "mlp_dropout": 0.0,
+                     "layer_dropout": 0.0, "prenorm": "LN", "norm": "None", "var_len": True}
+LEGACY_REF_ALT = {"architecture": "ref_alt", "input_size": 16, "output_size": 2, "max_seq_len": 200,
+                  "track_size": 4, "hidden_size": 8, "mlp_dropout": 0.0, "layer_dropout": 0.0,
+                  "prenorm": "LN", "norm": "None"}
+
+
+def test_every_bad_value_is_reported_at_once():
+    config = ModelConfig(track_size=0, mlp_dropout=1.0, prenorm="RMS", embedding_type="dense", max_seq_len=-1)
+    assert validate(config) == [
+        "model.track_size should be >= 1, got 0",
+        "model.mlp_dropout should be in [0, 1), got 1.0",
+        "model.prenorm should be one of LN, BN, GN, None, got 'RMS'",
+        "model.max_seq_len should be >= 0, got -1",
+        "model.embedding_type should be one of auto, sparse, linear, got 'dense'",
+    ]
+    assert validate(ModelConfig()) == []
+
+
+def test_every_option_has_its_allowed_values_or_bounds():
+    for option in dataclasses.fields(ModelConfig):
+        assert "choices" in option.metadata or "min" in option.metadata, option.name
+
+
+def test_model_kwargs_are_what_checkpoints_have_always_stored():
+    config = ModelConfig(track_size=4, hidden_size=8)
+    assert config.model_kwargs(architecture="chordmixer", input_size=16, output_size=3, max_seq_len=300,
+                               embedding_type="sparse") == LEGACY_CHORDMIXER
+    assert config.model_kwargs(architecture="ref_alt", input_size=16, output_size=2, max_seq_len=200) == LEGACY_REF_ALT
+    sized = ModelConfig(max_seq_len=1000, embedding_type="linear").model_kwargs(
+        architecture="chordmixer", input_size=2, output_size=1, max_seq_len=5, embedding_type="sparse")
+    assert (sized["max_seq_len"], sized["embedding_type"]) == (1000, "linear")
+    with pytest.raises(ValueError, match="architecture should be one of chordmixer, ref_alt"):
+        config.model_kwargs(architecture="cnn", input_size=1, output_size=1, max_seq_len=2)
+
+
+def test_one_factory_builds_every_model_from_legacy_kwargs():
+    model = build_model(LEGACY_CHORDMIXER, grad_checkpointing="segments")
+    assert type(model) is ChordMixer and model.grad_checkpointing == "segments" and model.var_len
+    pair = build_model(LEGACY_REF_ALT)
+    assert type(pair) is RefAltModel and pair.output_size == 2
+    regression = build_model({**LEGACY_CHORDMIXER, "output_size": 1, "embedding_type": "linear", "input_size": 2})
+    assert regression(torch.randn(10, 2), torch.tensor([4, 6])).shape == (2, 1)
+    with pytest.raises(ValueError, match="architecture should be one of"):
+        build_model({**LEGACY_CHORDMIXER, "architecture": "cnn"})
+    with pytest.raises(ValueError, match="does not take these arguments"):
+        build_model({**LEGACY_CHORDMIXER, "pooling": "mean"})
+
+
+def test_an_old_checkpoint_loads(tmp_path):
+    from genomix.checkpoint import load_model, save_checkpoint
+
+    weights = build_model(LEGACY_CHORDMIXER).state_dict()
+    save_checkpoint(tmp_path / "old.pt", {"model_state": weights, "model_kwargs": LEGACY_CHORDMIXER,
+                                          "task": "classification", "alphabet": "dna", "vocab": {}, "classes": ["a"]})
+    model, info = load_model(tmp_path / "old.pt")
+    assert info["model_kwargs"] == LEGACY_CHORDMIXER
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, weights[name]), name
