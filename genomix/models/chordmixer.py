@@ -28,11 +28,13 @@ import torch
 from torch import Tensor, nn
 
 from genomix.models.embedding import embed_low_precision
+from genomix.models.kmers import KMER_VOCABS, KmerEmbedding, KmerProfileHead
 from genomix.models.norms import NORMS, apply_norm, make_norm
 from genomix.models.pooling import segment_mean
 from genomix.models.rotation import Rotation, build_rotation, rotate_add
 
-EMBEDDINGS = ("sparse", "linear")
+EMBEDDINGS = ("sparse", "linear", "kmer")
+RESIDUAL_INITS = ("xavier", "zero")
 CHECKPOINTING = (False, True, "block", "segments")
 DECODERS = ("linear", "per_position", "none")
 EMBED_CHUNK = 1 << 14
@@ -280,12 +282,25 @@ class ChordMixer(nn.Module):
     Args:
         input_size: vocabulary size (``'sparse'``, token 0 is padding) or channels (``'linear'``).
         output_size: classes (logits) or regression targets.
-        embedding_type: ``'sparse'`` (``nn.Embedding``) or ``'linear'`` (``nn.Linear``).
+        embedding_type: ``'sparse'`` (``nn.Embedding``), ``'linear'`` (``nn.Linear``) or ``'kmer'``
+            (``nn.Embedding`` of the k-mer starting at each position: :mod:`genomix.models.kmers`).
         decoder: ``'linear'`` (mean-pool then linear: ``(B, output_size)``), ``'per_position'``
             (linear at each position: ``(B, L, output_size)`` or ``(N, output_size)``) or ``'none'``
             (the encoder's features).
         max_seq_len, track_size, hidden_size, mlp_dropout, layer_dropout, prenorm, norm, var_len,
         grad_checkpointing: see :class:`ChordMixerEncoder`.
+
+    Options beyond the published model (keyword-only; their defaults give the published model):
+
+    Args:
+        kmer_size, kmer_vocab, kmer_buckets: the k-mers of ``'kmer'`` embeddings and of the profile
+            head: size, ``'acgt'`` (exact DNA k-mers) or ``'hashed'`` (any tokens, ``kmer_buckets``
+            buckets).
+        kmer_profile: add :class:`~genomix.models.kmers.KmerProfileHead` (a linear model of the
+            standardised k-mer profile, starting at zero) to the decoder's output (``'linear'`` decoder).
+        residual_init: ``'xavier'`` (published) or ``'zero'``: every block's ``fc2`` weight and the
+            decoder start at zero, so each block starts as the identity and the network as a constant;
+            with ``'kmer'`` embeddings and mean pooling it then starts as a linear k-mer model.
 
     Shapes:
         equal lengths: ``(B, L)`` tokens or ``(B, L, C)`` values -> ``(B, output_size)``.
@@ -297,9 +312,15 @@ class ChordMixer(nn.Module):
                  decoder: str = "linear", max_seq_len: int = 2000, track_size: int = 16,
                  hidden_size: int = 128, mlp_dropout: float = 0.0, layer_dropout: float = 0.0,
                  prenorm: str = "None", norm: str = "None", var_len: bool = False,
-                 grad_checkpointing: bool | str = False) -> None:
+                 grad_checkpointing: bool | str = False, *, kmer_size: int = 4, kmer_vocab: str = "acgt",
+                 kmer_buckets: int = 4096, kmer_profile: bool = False, residual_init: str = "xavier") -> None:
         super().__init__()
         _check_choice("embedding_type", embedding_type, EMBEDDINGS)
+        _check_choice("kmer_vocab", kmer_vocab, KMER_VOCABS)
+        _check_choice("residual_init", residual_init, RESIDUAL_INITS)
+        if kmer_profile and decoder != "linear":
+            raise ValueError(f"kmer_profile needs the 'linear' decoder; got decoder={decoder!r}")
+        self.residual_init = residual_init
         _check_choice("decoder", decoder, DECODERS)
         encoder = ChordMixerEncoder(max_seq_len, track_size, hidden_size, mlp_dropout, layer_dropout,
                                     prenorm, norm, var_len, grad_checkpointing)
@@ -308,6 +329,8 @@ class ChordMixer(nn.Module):
         embedding_size = encoder.embedding_size
         if embedding_type == "sparse":
             self.embedding = nn.Embedding(input_size, embedding_size, padding_idx=0)
+        elif embedding_type == "kmer":
+            self.embedding = KmerEmbedding(embedding_size, k=kmer_size, vocab=kmer_vocab, buckets=kmer_buckets)
         else:
             self.embedding = nn.Linear(input_size, embedding_size)
         self.encoder = encoder
@@ -317,6 +340,8 @@ class ChordMixer(nn.Module):
             self.decoder = PerPositionDecoder(embedding_size, output_size)
         else:
             self.decoder = None
+        self.profile = (KmerProfileHead(output_size, k=kmer_size, vocab=kmer_vocab, buckets=kmer_buckets)
+                        if kmer_profile else None)
         self.reset_parameters()
 
     @property
@@ -332,7 +357,8 @@ class ChordMixer(nn.Module):
         self.encoder.grad_checkpointing = value
 
     def reset_parameters(self) -> None:
-        """Xavier-uniform Linear weights, zero biases, N(0, 1) embeddings with the padding row zeroed."""
+        """Xavier-uniform Linear weights, zero biases, N(0, 1) embeddings with the padding row zeroed
+        (``residual_init='zero'``: then ``fc2`` and decoder weights zeroed); the profile head at zero."""
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
@@ -341,6 +367,13 @@ class ChordMixer(nn.Module):
                 nn.init.normal_(module.weight)
                 with torch.no_grad():
                     module.weight[module.padding_idx].zero_()
+        if self.residual_init == "zero":
+            for block in self.encoder.chordmixer_blocks:
+                nn.init.zeros_(block.mix.fc2.weight)
+            if self.decoder is not None:
+                nn.init.zeros_(self.decoder.decoder.weight)
+        if self.profile is not None:
+            self.profile.reset_parameters()
 
     def forward(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
         """Classify or regress; see the class docstring for shapes."""
@@ -348,23 +381,27 @@ class ChordMixer(nn.Module):
             lengths = check_lengths(lengths, x.shape[0], x.device)
         elif lengths is not None:
             raise ValueError("lengths are only for variable-lengths mode; build the model with var_len=True")
-        features = self.encoder(self.embed(x), lengths, overwrite_input=True)
+        features = self.encoder(self.embed(x, lengths), lengths, overwrite_input=True)
         if self.decoder is None:
             return features
-        return self.decoder(features, lengths)
+        out = self.decoder(features, lengths)
+        return out if self.profile is None else out + self.profile(x, lengths)
 
-    def embed(self, x: Tensor) -> Tensor:
-        """Tokens ``(...)`` integer or values ``(..., C)`` float -> ``(..., D)``.
+    def embed(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Tokens ``(...)`` integer or values ``(..., C)`` float -> ``(..., D)`` (``lengths``: of the
+        concatenated sequences in variable-lengths mode, where k-mers must not cross them).
 
         Under autocast the rows come out in the autocast dtype with no full-size float32 copy: tokens
         are looked up in a low-precision copy of the table (:mod:`genomix.models.embedding`), values
         are embedded in chunks in inference.
         """
         device = x.device.type
-        if self.embedding_type == "sparse":
+        if self.embedding_type in ("sparse", "kmer"):
             if x.dtype not in (torch.int64, torch.int32, torch.uint8, torch.int16):
-                raise ValueError(f"'sparse' embedding takes integer tokens; got {x.dtype}")
+                raise ValueError(f"{self.embedding_type!r} embedding takes integer tokens; got {x.dtype}")
             x = x.long() if x.dtype != torch.int64 else x
+            if self.embedding_type == "kmer":
+                x = self.embedding.ids(x, lengths)
             if torch.is_autocast_enabled(device):
                 return embed_low_precision(x, self.embedding.weight, self.embedding.padding_idx,
                                            torch.get_autocast_dtype(device))

@@ -19,8 +19,15 @@ from genomix.models.norms import NORMS
 
 ARCHITECTURES = ("chordmixer", "ref_alt")
 """``chordmixer``: one sequence in, ``(B, output_size)`` out; ``ref_alt``: :class:`~genomix.models.variant.RefAltModel`."""
-EMBEDDING_TYPES = ("auto", "sparse", "linear")
-SIZED = ("max_seq_len", "embedding_type")
+EMBEDDING_TYPES = ("auto", "sparse", "linear", "kmer")
+KMER_VOCABS = ("auto", "acgt", "hashed")
+RESIDUAL_INITS = ("zero", "xavier")
+SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile")
+OPTIONS_BEYOND_PUBLISHED = ("kmer_size", "kmer_vocab", "kmer_buckets", "kmer_profile", "residual_init")
+"""Options of :class:`~genomix.models.chordmixer.ChordMixer` only (the ref/alt model keeps the published ones)."""
+DEFAULT_KMER_SIZE = {"dna": 4, "bytes": 3}
+"""k of ``'kmer'`` embeddings and profiles when ``kmer_size`` is 0: DNA 4-mers (256, the k-mer baseline's
+k), byte 3-grams (hashed)."""
 """Options whose ``0`` / ``"auto"`` means "from the dataset"; the others go to the model as they are."""
 
 
@@ -42,7 +49,17 @@ class ModelConfig:
         mlp_dropout, layer_dropout: dropout inside the MLP and on each block's update.
         prenorm, norm: ``'LN'``, ``'BN'``, ``'GN'`` or ``'None'`` before the MLP and after the residual.
         max_seq_len: longest sequence the model is built for (0: the dataset's longest).
-        embedding_type: ``'sparse'`` (tokens), ``'linear'`` (values) or ``'auto'`` (from the alphabet).
+        embedding_type: ``'sparse'`` (tokens), ``'linear'`` (values), ``'kmer'`` (the k-mer starting at
+            each position) or ``'auto'``: ``'kmer'`` for tokens, ``'linear'`` for values.
+        kmer_size: k of ``'kmer'`` embeddings and of the profile head (0: 4 for DNA, 3 for bytes).
+        kmer_vocab: ``'acgt'`` (exact DNA k-mers), ``'hashed'`` or ``'auto'`` (``'acgt'`` for DNA).
+        kmer_buckets: hash buckets of ``'hashed'`` k-mers.
+        kmer_profile: add the standardised k-mer profile head (tokens only; ``'auto'``: yes for tokens).
+        residual_init: ``'zero'`` (each block starts as the identity, the decoder at zero) or
+            ``'xavier'`` (published).
+
+    The defaults are what measured best in ``docs/quality.md``; ``embedding_type='sparse'``,
+    ``kmer_profile='off'``, ``residual_init='xavier'`` give the published model.
     """
 
     track_size: int = _bounded(16, low=1)
@@ -53,13 +70,18 @@ class ModelConfig:
     norm: str = _choice("None", NORMS)
     max_seq_len: int = _bounded(0, low=0)
     embedding_type: str = _choice("auto", EMBEDDING_TYPES)
+    kmer_size: int = _bounded(0, low=0)
+    kmer_vocab: str = _choice("auto", KMER_VOCABS)
+    kmer_buckets: int = _bounded(4096, low=1)
+    kmer_profile: str = _choice("auto", ("auto", "on", "off"))
+    residual_init: str = _choice("zero", RESIDUAL_INITS)
 
     def backbone_kwargs(self) -> dict[str, Any]:
         """The options that go to the model's constructor unchanged (all but :data:`SIZED`)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in SIZED}
 
     def model_kwargs(self, *, architecture: str, input_size: int, output_size: int, max_seq_len: int,
-                     embedding_type: str = "sparse") -> dict[str, Any]:
+                     embedding_type: str = "sparse", alphabet: str = "dna") -> dict[str, Any]:
         """The constructor arguments of the model (what a checkpoint stores as ``model_kwargs``).
 
         Args:
@@ -67,7 +89,9 @@ class ModelConfig:
             input_size: vocabulary size (tokens) or channels (values).
             output_size: classes or regression targets.
             max_seq_len: the dataset's longest sequence (used when :attr:`max_seq_len` is 0).
-            embedding_type: the dataset's (used when :attr:`embedding_type` is ``'auto'``).
+            embedding_type: ``'linear'`` for a dataset of values, else ``'sparse'``: with ``'auto'``,
+                values stay ``'linear'`` and tokens get ``'kmer'``.
+            alphabet: the dataset's (``dna``, ``bytes``): sizes the k-mers.
 
         Raises:
             ValueError: an unknown architecture.
@@ -76,10 +100,20 @@ class ModelConfig:
             raise ValueError(f"model architecture should be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
         sized = {"input_size": int(input_size), "output_size": int(output_size),
                  "max_seq_len": int(max(self.max_seq_len or max_seq_len, 2))}
+        backbone = self.backbone_kwargs()
         if architecture == "ref_alt":
-            return {"architecture": "ref_alt", **sized, **self.backbone_kwargs()}
-        embedding = embedding_type if self.embedding_type == "auto" else self.embedding_type
-        return {**sized, "embedding_type": embedding, "decoder": "linear", **self.backbone_kwargs(), "var_len": True}
+            published = {key: value for key, value in backbone.items() if key not in OPTIONS_BEYOND_PUBLISHED}
+            return {"architecture": "ref_alt", **sized, **published}
+        tokens = embedding_type != "linear"
+        if self.embedding_type != "auto":
+            embedding = self.embedding_type
+        else:
+            embedding = "kmer" if tokens else "linear"
+        kmer_vocab = self.kmer_vocab if self.kmer_vocab != "auto" else ("acgt" if alphabet == "dna" else "hashed")
+        profile = self.kmer_profile == "on" or (self.kmer_profile == "auto" and tokens)
+        kmers = {"kmer_size": self.kmer_size or DEFAULT_KMER_SIZE.get(alphabet, 3), "kmer_vocab": kmer_vocab,
+                 "kmer_profile": bool(profile)}
+        return {**sized, "embedding_type": embedding, "decoder": "linear", **backbone, **kmers, "var_len": True}
 
 
 def validate(config: ModelConfig, *, prefix: str = "model.") -> list[str]:

@@ -20,7 +20,7 @@ import torch
 from genomix.datasets.variant_batches import pair_lengths, read_pairs
 from genomix.errors import ConfigError
 from genomix.models.tensors import batch_inputs
-from genomix.training.augment import crop_lengths, random_windows
+from genomix.training.augment import crop_lengths, random_reverse_complements, random_windows
 
 
 class SequenceBatches:
@@ -38,14 +38,17 @@ class SequenceBatches:
         return crop_lengths(split.lengths, crop=crop)
 
     def read_batch(self, split: Any, indices: np.ndarray, *, crop: int = 0, seed: int = 0,
-                   epoch: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                   epoch: int = 0, reverse_complement: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Model inputs ``(tokens (N,) int64 or values (N, C) float32, lengths (B,) int64)``.
 
-        ``crop > 0`` cuts each longer sequence to a random window drawn from ``(seed, epoch, index)``.
+        ``crop > 0`` cuts each longer sequence to a random window drawn from ``(seed, epoch, index)``;
+        ``reverse_complement`` reads each (DNA) sequence from a strand drawn the same way.
         """
         indices = np.asarray(indices, dtype=np.int64)
         data, lengths = split.read_many(indices)
         data, lengths = random_windows(data, lengths, indices, crop=crop, seed=seed, epoch=epoch)
+        if reverse_complement:
+            data = random_reverse_complements(data, lengths, indices, seed=seed, epoch=epoch)
         return batch_inputs(data, lengths, alphabet=self.alphabet)
 
 
@@ -58,9 +61,11 @@ class PairBatches:
         return pair_lengths(split)
 
     def read_batch(self, split: Any, indices: np.ndarray, *, crop: int = 0, seed: int = 0,
-                   epoch: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                   epoch: int = 0, reverse_complement: bool = False,
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Model inputs ``(ref_tokens (N_ref,), ref_lengths (B,), alt_tokens (N_alt,), alt_lengths (B,))``,
-        tokens and lengths as int64; ``seed`` and ``epoch`` are unused (no random crop)."""
+        tokens and lengths as int64; ``seed``, ``epoch`` and ``reverse_complement`` are unused (no
+        random crop or strand)."""
         _check_no_crop(crop)
         ref_tokens, ref_lengths, alt_tokens, alt_lengths = read_pairs(split, np.asarray(indices, dtype=np.int64))
         return (torch.from_numpy(np.asarray(ref_tokens).astype(np.int64)),

@@ -32,6 +32,7 @@ from genomix.validation import SEED_MAX
 
 CHECKPOINT_MODES = ("block", "segments")
 CLASS_WEIGHTS = ("none", "balanced")
+REVERSE_COMPLEMENT = ("auto", "on", "off")
 SELECT_METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 MAX_EPOCHS = 10_000  # the schedule plans every epoch up front; more would hang before the first step
 MAX_INT = 2**53  # any larger count or size is a typo (and overflows int64 arithmetic downstream)
@@ -43,12 +44,17 @@ class TrainConfig:
 
     Attributes:
         seed: seeds weights, shuffling and dropout.
-        epochs: passes over the train split.
+        epochs: passes over the train split (0 = sized from the dataset: about
+            :data:`~genomix.training.sizing.TARGET_STEPS` optimizer steps in all).
         max_tokens: token budget of one batch per process (sum of sequence lengths).
         eval_max_tokens: token budget for evaluation batches (0 = ``2 * max_tokens``).
         pool_size: sequences sorted by length together before packing batches.
         train_crop: train on a random window of this many positions of each longer sequence, drawn
-            anew each epoch (0 = whole sequences); evaluation always reads whole sequences.
+            anew each epoch (0 = whole sequences; -1 = sized from the dataset: windows of
+            :data:`~genomix.training.sizing.AUTO_CROP` when the longest training sequence is longer than
+            twice that); evaluation always reads whole sequences.
+        reverse_complement: ``auto`` (``on`` for DNA, except ref/alt variant pairs), ``on`` (each
+            training sequence is read from either strand with probability 1/2) or ``off``.
         lr: peak learning rate (after warm-up).
         min_lr: learning rate at the end of the cosine decay.
         decoder_lr_scale: the decoder's learning rate is ``lr * decoder_lr_scale`` (its pooled inputs
@@ -63,7 +69,8 @@ class TrainConfig:
         grad_checkpointing: recompute block activations in the backward pass (less memory).
         checkpoint_mode: with ``grad_checkpointing``: ``block`` stores every block's input; ``segments``
             stores one input per ``ceil(sqrt(blocks))`` blocks and recomputes twice (megabase inputs).
-        eval_every: evaluate on valid every N optimizer steps (0 = at the end of each epoch).
+        eval_every: evaluate on valid every N optimizer steps (0 = at the end of each epoch; -1 = about
+            ten evaluations per run, at epoch ends when an epoch is a tenth of the run or more).
         checkpoint_every: write ``last.pt`` every N optimizer steps (0 = only at evaluations/end).
         patience: stop after this many evaluations without improvement (0 = never).
         select_metric: valid metric for ``best.pt``: ``auto`` (roc_auc / neg. MSE), or a metric name.
@@ -74,14 +81,15 @@ class TrainConfig:
     """
 
     seed: int = 0
-    epochs: int = 10
-    max_tokens: int = 32768
+    epochs: int = 0
+    max_tokens: int = 16384
     eval_max_tokens: int = 0
     pool_size: int = 256
-    train_crop: int = 0
-    lr: float = 1e-3
+    train_crop: int = -1
+    reverse_complement: str = "auto"
+    lr: float = 2e-3
     min_lr: float = 1e-5
-    decoder_lr_scale: float = 1.0
+    decoder_lr_scale: float = 10.0
     warmup_fraction: float = 0.05
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -90,7 +98,7 @@ class TrainConfig:
     precision: str = "auto"
     grad_checkpointing: bool = False
     checkpoint_mode: str = "block"
-    eval_every: int = 0
+    eval_every: int = -1
     checkpoint_every: int = 100
     patience: int = 0
     select_metric: str = "auto"
@@ -171,13 +179,16 @@ def validate(config: TrainConfig) -> list[str]:
                 problems.append(f"{prefix}{item.name} should be a finite number, got {value}")
             elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
                 problems.append(f"{prefix}{item.name} should be at most {MAX_INT:,} in size, got {value}")
-    check(1 <= config.epochs <= MAX_EPOCHS, f"epochs should be in 1..{MAX_EPOCHS:,}, got {config.epochs}")
+    check(0 <= config.epochs <= MAX_EPOCHS,
+          f"epochs should be in 0..{MAX_EPOCHS:,} (0: sized from the dataset), got {config.epochs}")
     check(0 <= config.seed <= SEED_MAX, f"seed should be in 0..{SEED_MAX:,}, got {config.seed}")
     check(config.select_metric in SELECT_METRICS,
           f"select_metric should be one of {', '.join(SELECT_METRICS)}, got {config.select_metric!r}")
     check(config.max_tokens >= 1, f"max_tokens should be >= 1, got {config.max_tokens}")
     check(config.eval_max_tokens >= 0, f"eval_max_tokens should be >= 0, got {config.eval_max_tokens}")
-    check(config.train_crop >= 0, f"train_crop should be >= 0, got {config.train_crop}")
+    check(config.train_crop >= -1, f"train_crop should be >= 0, or -1 (sized from the dataset), got {config.train_crop}")
+    check(config.reverse_complement in REVERSE_COMPLEMENT,
+          f"reverse_complement should be one of {', '.join(REVERSE_COMPLEMENT)}, got {config.reverse_complement!r}")
     check(config.pool_size >= 1, f"pool_size should be >= 1, got {config.pool_size}")
     check(config.lr > 0, f"lr should be > 0, got {config.lr}")
     check(0 <= config.min_lr <= config.lr, f"min_lr should be in [0, lr], got {config.min_lr}")
@@ -192,7 +203,7 @@ def validate(config: TrainConfig) -> list[str]:
           f"checkpoint_mode should be one of {', '.join(CHECKPOINT_MODES)}, got {config.checkpoint_mode!r}")
     check(config.precision in PRECISIONS,
           f"precision should be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
-    check(config.eval_every >= 0, f"eval_every should be >= 0, got {config.eval_every}")
+    check(config.eval_every >= -1, f"eval_every should be >= 0, or -1 (about ten per run), got {config.eval_every}")
     check(config.checkpoint_every >= 0, f"checkpoint_every should be >= 0, got {config.checkpoint_every}")
     check(config.patience >= 0, f"patience should be >= 0, got {config.patience}")
     check(config.num_threads >= 0, f"num_threads should be >= 0, got {config.num_threads}")

@@ -128,6 +128,8 @@ def evaluate_checkpoint(
         "checkpoint": str(checkpoint), "dataset": str(dataset_path), "split": split, "task": info["task"],
         "classes": info.get("classes"), "metrics": task.metrics(labels, scores),
         "by_length": metrics_by_length(lengths, labels, scores, task=info.get("label_kind") or info["task"]),
+        "by_length_quintile": metrics_by_length(lengths, labels, scores, task=info.get("label_kind") or info["task"],
+                                                percentiles=(20, 40, 60, 80)),
     }
     out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent
     out.mkdir(parents=True, exist_ok=True)

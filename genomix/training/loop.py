@@ -32,7 +32,7 @@ from genomix.training import distributed, metrics, rundir
 from genomix.training.batches import batch_reader
 from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
-from genomix.training.sizing import model_kwargs_for
+from genomix.training.sizing import model_kwargs_for, resolve_schedule
 from genomix.training.tasks import make_task
 
 logger = logging.getLogger(__name__)
@@ -50,15 +50,15 @@ def lr_at(step: int, *, total_steps: int, config: TrainConfig) -> float:
 
 
 def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr_scale: float) -> list[dict[str, Any]]:
-    """AdamW groups: no decay on biases, norms and embeddings; the decoder's (or ref/alt head's)
-    learning rate scaled."""
+    """AdamW groups: no decay on biases, norms and embeddings; the decoder's (ref/alt head's, k-mer profile
+    head's) learning rate scaled."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
         parts = name.split(".")
         decays = parameter.ndim >= 2 and "embedding" not in parts[:2]
-        groups.setdefault((decays, parts[0] in ("decoder", "head")), []).append(parameter)
+        groups.setdefault((decays, parts[0] in ("decoder", "head", "profile")), []).append(parameter)
     return [{"params": params, "weight_decay": weight_decay if decays else 0.0,
              "lr_scale": decoder_lr_scale if is_decoder else 1.0}
             for (decays, is_decoder), params in sorted(groups.items())]
@@ -66,6 +66,29 @@ def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr
 
 def _autocast(device: torch.device, precision: str):
     return autocast(precision, device)
+
+
+def fit_profile_statistics(model: torch.nn.Module, dataset: Any, *, chunk_tokens: int = 1 << 22) -> None:
+    """Standardise a model's k-mer profile head (if it has one) by the training split's whole sequences.
+
+    Cheap (one pass of k-mer counting over the split) and deterministic; the statistics are buffers,
+    saved with the weights, so a resumed or loaded model has them.
+    """
+    head = getattr(model, "profile", None)
+    if head is None:
+        return
+    split = dataset.split("train")
+    lengths = np.asarray(split.lengths, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    profiles, start = [], 0
+    while start < len(lengths):
+        done = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + chunk_tokens, side="right")))
+        tokens, chunk_lengths = split.read_many(np.arange(start, stop))
+        tokens = torch.from_numpy(np.asarray(tokens).astype(np.int64))
+        profiles.append(head.profiles(tokens, torch.from_numpy(np.asarray(chunk_lengths, dtype=np.int64))))
+        start = stop
+    head.fit_statistics(torch.cat(profiles))
 
 
 def _rng_state() -> dict[str, Any]:
@@ -105,6 +128,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = build_model(
             self.model_kwargs, grad_checkpointing=config.grad_checkpointing and config.checkpoint_mode).to(context.device)
+        if resume_payload is None:
+            fit_profile_statistics(self.model, self.dataset)
         self.optimizer = torch.optim.AdamW(
             _parameter_groups(self.model, weight_decay=config.weight_decay, decoder_lr_scale=config.decoder_lr_scale),
             lr=config.lr,
@@ -257,7 +282,8 @@ class Trainer:
             for batch in self.sampler:
                 split = self.train_split
                 indices = np.asarray(batch, dtype=np.int64)
-                inputs = self.batches.read_batch(split, indices, crop=config.train_crop, seed=config.seed, epoch=epoch)
+                inputs = self.batches.read_batch(split, indices, crop=config.train_crop, seed=config.seed, epoch=epoch,
+                                                 reverse_complement=config.reverse_complement == "on")
                 inputs = tuple(tensor.to(self.context.device) for tensor in inputs)
                 labels = self.task.labels_tensor(np.asarray(split.labels)[batch]).to(self.context.device)
                 logger.debug("rank %d epoch %d batch %s", self.context.rank, epoch, ",".join(map(str, batch)))
@@ -423,7 +449,7 @@ def train(
                 raise GenomixError(f"the run in {out_dir} has already finished; nothing to resume")
             config = _resumed_config(payload["config"], resume_overrides, source=f"{out_dir / rundir.LAST} config")
         else:
-            config = config or TrainConfig()
+            config = resolve_schedule(open_dataset(dataset_path), config or TrainConfig())
             problem = None
             if context.is_main:
                 try:

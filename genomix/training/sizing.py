@@ -1,12 +1,17 @@
-"""The model a dataset needs: its config's ``model_kwargs`` with the sizes read from the dataset.
+"""What a dataset decides: the model's sizes (``model_kwargs``) and the training schedule's "auto" values.
 
-``max_seq_len`` defaults to the longest sequence (or ref/alt window) of any split; ``input_size`` is the
-alphabet's vocabulary size (tokens) or the number of channels (``values``); ``variant_effect`` datasets
-get the ref/alt model.
+``max_seq_len`` defaults to the longest sequence (or ref/alt window) of any split (the crop, when
+training on windows); ``input_size`` is the alphabet's vocabulary size (tokens) or the number of channels
+(``values``); ``variant_effect`` datasets get the ref/alt model. :func:`resolve_schedule` turns the
+config's "sized from the dataset" values (``epochs=0``, ``train_crop=-1``, ``eval_every=-1``,
+``reverse_complement='auto'``) into numbers once, before a new run starts, so ``config.json`` holds what
+ran and a resumed run plans the same schedule.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +20,16 @@ from genomix.alphabet import ALPHABETS
 from genomix.datasets.variant_batches import longest_pair_window
 from genomix.errors import DatasetFormatError
 from genomix.models.config import ModelConfig
+from genomix.training.batches import batch_reader
+
+TARGET_STEPS = 1500
+"""Optimizer steps that ``epochs=0`` aims at (measured in docs/quality.md: Insects and enhancers reach
+the k-mer baseline's level in 1,500-2,500 steps of 16,384 tokens)."""
+MAX_AUTO_EPOCHS = 200
+AUTO_CROP = 4096
+"""Window length of ``train_crop=-1`` for datasets whose longest training sequence is more than twice
+this: as good as 8,192-bp windows on Insects at twice the steps per minute (docs/quality.md)."""
+AUTO_EVALUATIONS = 10
 
 
 def model_kwargs_for(dataset: Any, model_config: ModelConfig, *, output_size: int) -> dict[str, Any]:
@@ -38,7 +53,8 @@ def model_kwargs_for(dataset: Any, model_config: ModelConfig, *, output_size: in
         int(np.max(dataset.split(name).lengths)) for name in dataset.split_names if len(dataset.split(name))
     )
     return model_config.model_kwargs(architecture="chordmixer", input_size=input_size, output_size=output_size,
-                                     max_seq_len=longest, embedding_type=embedding_type)
+                                     max_seq_len=longest, embedding_type=embedding_type,
+                                     alphabet=dataset.alphabet)
 
 
 def ref_alt_kwargs(dataset: Any, model_config: ModelConfig, *, output_size: int) -> dict[str, Any]:
@@ -55,4 +71,39 @@ def ref_alt_kwargs(dataset: Any, model_config: ModelConfig, *, output_size: int)
                                      output_size=output_size, max_seq_len=longest)
 
 
-__all__ = ["model_kwargs_for", "ref_alt_kwargs"]
+def resolve_schedule(dataset: Any, config: Any) -> Any:
+    """``config`` (a :class:`~genomix.training.config.TrainConfig`) with its "auto" values sized from ``dataset``.
+
+    * ``train_crop=-1``: :data:`AUTO_CROP` when the longest training sequence is longer than twice that
+      (never for ``variant_effect`` pairs), else 0; ``model.max_seq_len=0`` then becomes the crop.
+    * ``epochs=0``: enough epochs for about :data:`TARGET_STEPS` optimizer steps (1 to
+      :data:`MAX_AUTO_EPOCHS`).
+    * ``eval_every=-1``: about :data:`AUTO_EVALUATIONS` evaluations per run (0, at each epoch's end, when
+      epochs are that long or longer).
+    * ``reverse_complement='auto'``: ``on`` for DNA sequences, ``off`` otherwise (and for ref/alt pairs).
+    """
+    pairs = dataset.task == "variant_effect"
+    lengths = np.asarray(dataset.split("train").lengths, dtype=np.int64) if not pairs else None
+    crop = config.train_crop
+    if crop < 0:
+        crop = AUTO_CROP if lengths is not None and len(lengths) and int(lengths.max()) > 2 * AUTO_CROP else 0
+    model = config.model
+    if crop and not model.max_seq_len:
+        model = dataclasses.replace(model, max_seq_len=crop)
+    epochs = config.epochs
+    tokens = int(batch_reader(dataset, train_crop=crop).sizes(dataset.split("train"), crop=crop).sum())
+    steps_per_epoch = max(1, math.ceil(tokens / (config.max_tokens * config.grad_accum)))
+    if epochs == 0:
+        epochs = int(min(MAX_AUTO_EPOCHS, max(1, round(TARGET_STEPS / steps_per_epoch))))
+    eval_every = config.eval_every
+    if eval_every < 0:
+        total = steps_per_epoch * epochs
+        eval_every = 0 if steps_per_epoch * AUTO_EVALUATIONS >= total else math.ceil(total / AUTO_EVALUATIONS)
+    rc = config.reverse_complement
+    if rc == "auto":
+        rc = "on" if dataset.alphabet == "dna" and not pairs else "off"
+    return dataclasses.replace(config, train_crop=crop, epochs=epochs, eval_every=eval_every, reverse_complement=rc,
+                               model=model)
+
+
+__all__ = ["model_kwargs_for", "ref_alt_kwargs", "resolve_schedule", "TARGET_STEPS", "AUTO_CROP"]

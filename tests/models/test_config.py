@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genomix.models import ChordMixer, ModelConfig, build_model
-from genomix.models.config import validate
+from genomix.models.config import OPTIONS_BEYOND_PUBLISHED, validate
 from genomix.models.variant import RefAltModel
 
 LEGACY_CHORDMIXER = {"input_size": 16, "output_size": 3, "embedding_type": "sparse", "decoder": "linear",
@@ -26,7 +26,7 @@ def test_every_bad_value_is_reported_at_once():
         "model.mlp_dropout should be in [0, 1), got 1.0",
         "model.prenorm should be one of LN, BN, GN, None, got 'RMS'",
         "model.max_seq_len should be >= 0, got -1",
-        "model.embedding_type should be one of auto, sparse, linear, got 'dense'",
+        "model.embedding_type should be one of auto, sparse, linear, kmer, got 'dense'",
     ]
     assert validate(ModelConfig()) == []
 
@@ -37,15 +37,32 @@ def test_every_option_has_its_allowed_values_or_bounds():
 
 
 def test_model_kwargs_are_what_checkpoints_have_always_stored():
-    config = ModelConfig(track_size=4, hidden_size=8)
-    assert config.model_kwargs(architecture="chordmixer", input_size=16, output_size=3, max_seq_len=300,
-                               embedding_type="sparse") == LEGACY_CHORDMIXER
+    config = ModelConfig(track_size=4, hidden_size=8, embedding_type="sparse", kmer_profile="off",
+                         residual_init="xavier")
+    kwargs = config.model_kwargs(architecture="chordmixer", input_size=16, output_size=3, max_seq_len=300,
+                                 embedding_type="sparse")
+    published = {key: value for key, value in kwargs.items() if key not in OPTIONS_BEYOND_PUBLISHED}
+    assert published == LEGACY_CHORDMIXER
+    assert build_model(kwargs).state_dict().keys() == build_model(LEGACY_CHORDMIXER).state_dict().keys()
     assert config.model_kwargs(architecture="ref_alt", input_size=16, output_size=2, max_seq_len=200) == LEGACY_REF_ALT
     sized = ModelConfig(max_seq_len=1000, embedding_type="linear").model_kwargs(
         architecture="chordmixer", input_size=2, output_size=1, max_seq_len=5, embedding_type="sparse")
     assert (sized["max_seq_len"], sized["embedding_type"]) == (1000, "linear")
     with pytest.raises(ValueError, match="architecture should be one of chordmixer, ref_alt"):
         config.model_kwargs(architecture="cnn", input_size=1, output_size=1, max_seq_len=2)
+
+
+@pytest.mark.parametrize("alphabet, embedding_type, expected", [
+    ("dna", "sparse", {"embedding_type": "kmer", "kmer_size": 4, "kmer_vocab": "acgt", "kmer_profile": True}),
+    ("bytes", "sparse", {"embedding_type": "kmer", "kmer_size": 3, "kmer_vocab": "hashed", "kmer_profile": True}),
+    ("values", "linear", {"embedding_type": "linear", "kmer_profile": False}),
+])
+def test_the_defaults_size_the_kmers_from_the_alphabet(alphabet, embedding_type, expected):
+    kwargs = ModelConfig().model_kwargs(architecture="chordmixer", input_size=16, output_size=2, max_seq_len=64,
+                                        embedding_type=embedding_type, alphabet=alphabet)
+    assert {key: kwargs[key] for key in expected} == expected and kwargs["residual_init"] == "zero"
+    pair = ModelConfig().model_kwargs(architecture="ref_alt", input_size=16, output_size=2, max_seq_len=64)
+    assert not set(pair) & set(OPTIONS_BEYOND_PUBLISHED)  # the ref/alt model keeps the published options
 
 
 def test_one_factory_builds_every_model_from_legacy_kwargs():

@@ -27,9 +27,9 @@ def test_defaults_and_overrides(tmp_path):
 
 def test_every_problem_reported_at_once(tmp_path):
     with pytest.raises(ConfigError) as caught:
-        load_config(None, ["lrr=1", "epochs=0", "precision=fp16", "model.nrom=LN", "model.track_size=x", "oops"])
+        load_config(None, ["lrr=1", "epochs=-1", "precision=fp16", "model.nrom=LN", "model.track_size=x", "oops"])
     message = str(caught.value)
-    for part in ("unknown key 'lrr' (did you mean 'lr'?)", "epochs should be in 1..10,000", "precision should be one of",
+    for part in ("unknown key 'lrr' (did you mean 'lr'?)", "epochs should be in 0..10,000", "precision should be one of",
                  "unknown key 'model.nrom'", "'model.track_size' should be int", "'oops' should look like key=value"):
         assert part in message
     assert "\n" not in message
@@ -58,7 +58,7 @@ def test_every_recipe_config_is_valid(recipe):
     ("lr=nan", "lr should be a finite number, got nan"),
     ("max_minutes=inf", "max_minutes should be a finite number"),
     ("select_metric=nope", "select_metric should be one of auto, accuracy"),
-    ("epochs=99999999999999999999", "epochs should be in 1..10,000"),
+    ("epochs=99999999999999999999", "epochs should be in 0..10,000"),
     ("seed=-1", "seed should be in 0..4,294,967,295, got -1"),
     ("seed=99999999999999999999", "seed should be in 0..4,294,967,295"),
     ("max_tokens=99999999999999999999", "max_tokens should be at most"),
