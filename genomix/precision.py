@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 
 import torch
 
@@ -28,9 +29,18 @@ def resolve_precision(precision: str, device: torch.device | str) -> str:
     """``auto`` -> ``bf16`` or ``fp32`` for ``device``; other values are checked and returned."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    device_type = torch.device(device).type
     if precision == "auto":
-        return "bf16" if native_bf16(torch.device(device).type) else "fp32"
+        return "bf16" if native_bf16(device_type) else "fp32"
+    if precision == "bf16" and device_type == "cpu" and not native_bf16(device_type):
+        _warn_slow_bf16()
     return precision
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_slow_bf16() -> None:
+    warnings.warn("precision bf16 was asked for on a CPU without native bf16 (no AVX512-BF16 or AMX): its matmuls "
+                  "run several times slower than fp32 here; precision=auto picks fp32", RuntimeWarning, stacklevel=3)
 
 
 def autocast(precision: str, device: torch.device | str) -> contextlib.AbstractContextManager:

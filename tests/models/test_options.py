@@ -1,0 +1,131 @@
+"""Model options beyond the published ChordMixer: k-mer embedding, k-mer profile head, zero-initialised residuals.
+
+Each keeps the model's invariants (a sequence's output does not depend on its batch, equal-length and
+variable-length modes agree) and the fast paths (the options live outside the blocks).
+"""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from genomix.models.chordmixer import ChordMixer
+from genomix.models.kmers import KmerProfileHead, kmer_ids, kmer_profiles, kmer_vocab_size
+
+OPTIONS = dict(embedding_type="kmer", kmer_size=3, kmer_vocab="acgt", kmer_profile=True, residual_init="zero")
+
+
+def _model(**overrides):
+    torch.manual_seed(0)
+    kwargs = dict(input_size=16, output_size=3, max_seq_len=64, track_size=4, hidden_size=8, prenorm="LN",
+                  norm="None", var_len=True, **OPTIONS)
+    kwargs.update(overrides)
+    return ChordMixer(**kwargs)
+
+
+def _perturb(model):
+    """Weights away from the zero initialisation, so every part contributes."""
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    return model
+
+
+def _sequences(seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = torch.tensor([17, 1, 64, 5, 40])
+    return torch.from_numpy(rng.integers(1, 7, int(lengths.sum()))), lengths
+
+
+def test_the_default_options_give_the_published_model():
+    published = ChordMixer(16, 3, max_seq_len=64, track_size=4, hidden_size=8)
+    assert published.profile is None and type(published.embedding) is torch.nn.Embedding
+    assert not torch.equal(published.encoder.chordmixer_blocks[0].mix.fc2.weight,
+                           torch.zeros_like(published.encoder.chordmixer_blocks[0].mix.fc2.weight))
+
+
+def test_zero_residual_init_starts_every_block_as_the_identity_and_the_network_at_a_constant():
+    model = _model(kmer_profile=False).eval()
+    tokens, lengths = _sequences()
+    with torch.no_grad():
+        rows = model.embed(tokens, lengths)
+        assert torch.equal(model.encoder(rows.clone(), lengths), rows)
+        out = model(tokens, lengths)
+    assert torch.equal(out, torch.zeros_like(out))
+
+
+@pytest.mark.parametrize("options", [OPTIONS, dict(OPTIONS, kmer_vocab="hashed", kmer_buckets=97)])
+def test_a_sequence_does_not_depend_on_its_batch(options):
+    model = _perturb(_model(**options)).eval()
+    tokens, lengths = _sequences()
+    starts = [0, *torch.cumsum(lengths, 0).tolist()]
+    with torch.no_grad():
+        together = model(tokens, lengths)
+        alone = torch.cat([model(tokens[starts[i]:starts[i + 1]], lengths[i:i + 1]) for i in range(len(lengths))])
+        order = torch.tensor([3, 0, 4, 2, 1])
+        shuffled = model(torch.cat([tokens[starts[i]:starts[i + 1]] for i in order.tolist()]), lengths[order])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(shuffled, together[order], atol=1e-5, rtol=1e-5)
+
+
+def test_equal_length_mode_matches_variable_length_mode():
+    variable = _perturb(_model())
+    equal = _model(var_len=False)
+    equal.load_state_dict(variable.state_dict())
+    tokens = torch.from_numpy(np.random.default_rng(1).integers(1, 7, (3, 64)))
+    with torch.no_grad():
+        torch.testing.assert_close(equal.eval()(tokens), variable.eval()(tokens.reshape(-1), torch.tensor([64] * 3)),
+                                   atol=1e-5, rtol=1e-5)
+
+
+def test_every_part_gets_gradients_and_the_blocks_keep_their_fast_paths(caplog):
+    model = _model()
+    with torch.no_grad():  # as after a first optimizer step: a zero decoder passes no gradient back
+        model.decoder.decoder.weight.normal_()
+    tokens, lengths = _sequences()
+    with caplog.at_level(logging.INFO, logger="genomix.models.fast.dispatch"):
+        model(tokens, lengths).sum().backward()
+    for name in ("embedding.weight", "profile.linear.weight", "decoder.decoder.weight",
+                 "encoder.chordmixer_blocks.0.mix.fc2.weight"):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+    assert "fast paths" in caplog.text
+
+
+def test_the_profile_head_is_a_linear_model_of_the_standardised_profile():
+    tokens, lengths = _sequences(2)
+    head = KmerProfileHead(2, k=2, vocab="acgt")
+    profiles = head.profiles(tokens, lengths)
+    head.fit_statistics(profiles)
+    standardised = (profiles - head.mean) / head.scale
+    varying = profiles.std(0) > 0
+    torch.testing.assert_close(standardised[:, varying].mean(0), torch.zeros(int(varying.sum())), atol=1e-5,
+                               rtol=0)
+    with torch.no_grad():
+        head.linear.weight.normal_()
+    expected = standardised @ head.linear.weight.t() + head.linear.bias
+    torch.testing.assert_close(head(tokens, lengths), expected)
+    ids = kmer_ids(tokens, lengths, k=2, vocab="acgt")
+    torch.testing.assert_close(profiles, kmer_profiles(ids, lengths, kmer_vocab_size(2, "acgt", 0)))
+
+
+def test_the_profile_statistics_travel_with_the_weights():
+    model = _model()
+    tokens, lengths = _sequences()
+    model.profile.fit_statistics(model.profile.profiles(tokens, lengths))
+    state = model.state_dict()
+    assert {"profile.mean", "profile.scale"} <= set(state)
+    copy = _model()
+    copy.load_state_dict(state)
+    assert torch.equal(copy.profile.scale, model.profile.scale)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(kmer_profile=True, decoder="none"), "kmer_profile needs the 'linear' decoder"),
+    (dict(residual_init="orthogonal"), "residual_init"),
+    (dict(kmer_vocab="protein"), "kmer_vocab"),
+])
+def test_bad_options_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _model(**kwargs)

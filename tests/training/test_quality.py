@@ -1,0 +1,86 @@
+"""Quality guards: cheap, seeded runs on real data that would catch a regression of the defaults.
+
+Fixed steps and seeds, not time: the numbers are reproducible on any CPU. The floors were measured once
+(docs/quality.md) with some margin below what the defaults reach.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genomix.datasets.store import open_dataset
+from genomix.training.batches import batch_reader
+from genomix.training.config import load_config
+from genomix.training.evaluate import evaluate_checkpoint
+from genomix.training.loop import train
+from genomix.training.sizing import AUTO_CROP, TARGET_STEPS, resolve_schedule
+
+FIXED = ["epochs=40", "num_threads=1", "seed=0", "eval_every=0"]
+PUBLISHED = ["model.embedding_type=sparse", "model.kmer_profile=off", "model.residual_init=xavier",
+             "decoder_lr_scale=1.0", "reverse_complement=off"]
+
+
+def _test_metrics(dataset, run):
+    return evaluate_checkpoint(run / "best.pt", dataset, split="test", plots=False)["metrics"]
+
+
+@pytest.mark.slow
+def test_the_defaults_beat_a_floor_and_the_published_model_on_orchids(orchid_h5, tmp_path):
+    default = train(orchid_h5, out_dir=tmp_path / "default", config=load_config(None, FIXED), device="cpu")
+    published = train(orchid_h5, out_dir=tmp_path / "published", config=load_config(None, [*FIXED, *PUBLISHED]),
+                      device="cpu")
+    assert default["step"] == published["step"] > 0
+    ours, theirs = _test_metrics(orchid_h5, tmp_path / "default"), _test_metrics(orchid_h5, tmp_path / "published")
+    print(json.dumps({"defaults": ours, "published": theirs}))
+    assert ours["roc_auc"] >= 0.95 and ours["accuracy"] >= 0.75
+    assert ours["roc_auc"] >= theirs["roc_auc"] and ours["accuracy"] >= theirs["accuracy"]
+
+
+def test_the_schedule_is_sized_from_the_dataset(orchid_h5):
+    dataset = open_dataset(orchid_h5)
+    config = resolve_schedule(dataset, load_config(None, []))
+    tokens = int(np.asarray(dataset.split("train").lengths).sum())
+    steps_per_epoch = -(-tokens // config.max_tokens)
+    assert config.train_crop == 0 and config.model.max_seq_len == 0  # orchids are short: no windows
+    assert config.epochs == min(200, round(TARGET_STEPS / steps_per_epoch))
+    assert config.eval_every > 0 and config.reverse_complement == "on"
+    explicit = resolve_schedule(dataset, load_config(None, ["epochs=3", "train_crop=0", "eval_every=0",
+                                                           "reverse_complement=off"]))
+    assert (explicit.epochs, explicit.train_crop, explicit.eval_every, explicit.reverse_complement) == (3, 0, 0, "off")
+
+
+def test_long_sequences_train_on_windows_of_auto_crop(tmp_path):
+    from genomix.datasets.store import SplitArrays, write_dataset
+
+    rng = np.random.default_rng(0)
+    lengths = [3 * AUTO_CROP, 100, AUTO_CROP]
+    split = SplitArrays(tokens=rng.integers(1, 5, sum(lengths)).astype(np.uint8),
+                        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                        labels=np.array([0, 1, 0]), ids=["a", "b", "c"])
+    path = tmp_path / "long.h5"
+    write_dataset(path, {"train": split, "valid": split}, task="classification", alphabet="dna",
+                  vocab={letter: i + 1 for i, letter in enumerate("ACGTN")}, classes=["x", "y"], provenance={})
+    config = resolve_schedule(open_dataset(path), load_config(None, []))
+    assert config.train_crop == AUTO_CROP and config.model.max_seq_len == AUTO_CROP
+
+
+def test_reverse_complement_reads_either_strand(orchid_h5):
+    from genomix.alphabet import reverse_complement
+
+    dataset = open_dataset(orchid_h5)
+    split = dataset.split("train")
+    reader = batch_reader(dataset)
+    indices = np.arange(16)
+    plain, lengths = reader.read_batch(split, indices)
+    flipped, same_lengths = reader.read_batch(split, indices, reverse_complement=True, seed=0, epoch=0)
+    assert torch.equal(lengths, same_lengths)
+    starts = [0, *torch.cumsum(lengths, 0).tolist()]
+    kinds = set()
+    for k in range(len(indices)):
+        a, b = plain[starts[k]:starts[k + 1]].numpy(), flipped[starts[k]:starts[k + 1]].numpy()
+        kinds.add("same" if np.array_equal(a, b) else "rc" if np.array_equal(reverse_complement(a), b) else "?")
+    assert kinds == {"same", "rc"}
