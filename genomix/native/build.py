@@ -5,7 +5,11 @@ headers, no ninja and no build step at install time, and it is compiled for the 
 (``-march=native``). The library is cached under ``$GENOMIX_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/genomix`` or ``~/.cache/genomix``) in a file named by a hash of the source, the
 compiler, its flags and the CPU, written to a temporary name and renamed, so concurrent processes never
-see half a file. When there is no compiler or the build fails, :func:`load` returns ``None`` and says
+see half a file. Next to it, ``NAME.so.sha256`` holds the hash the build recorded; a cached library is
+loaded only when it still has that hash and the folder and both files belong to the user and are
+writable by no one else; a library that fails the hash is rebuilt, and a folder that fails the
+ownership check is not used: the library is then built in a private temporary folder, loaded and
+deleted. When there is no compiler or the build fails, :func:`load` returns ``None`` and says
 why once in the log; callers then use their PyTorch path.
 """
 
@@ -17,6 +21,7 @@ import logging
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -76,13 +81,34 @@ def library_path(cc: str) -> Path:
     return cache_dir() / f"kernels-{VERSION}-{key}.so"
 
 
+def _sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def hash_path(library: Path) -> Path:
+    """Where the build records ``library``'s sha256."""
+    return library.with_name(library.name + ".sha256")
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
 def compile_library(cc: str, target: Path, flags: list[str]) -> None:
-    """Compile kernels.c into ``target`` with ``flags``; the file appears whole or not at all.
+    """Compile kernels.c into ``target`` with ``flags`` and record its sha256 in :func:`hash_path`;
+    each file appears whole or not at all, the library first.
 
     Raises:
         RuntimeError: the compiler failed (its last error line is in the message).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     handle, temporary = tempfile.mkstemp(suffix=".so.tmp", dir=target.parent)
     os.close(handle)
     try:
@@ -91,10 +117,39 @@ def compile_library(cc: str, target: Path, flags: list[str]) -> None:
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
             raise RuntimeError(f"{cc} failed: {last}")
+        os.chmod(temporary, 0o755)  # the linker's mode follows the umask; group-writable would fail `untrusted`
+        digest = _sha256(temporary)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+    _write_atomically(hash_path(target), digest + "\n")
+
+
+def untrusted(path: Path, *, kind: int) -> str | None:
+    """Why ``path`` may have been written by someone else (``None``: it is the user's alone).
+
+    ``kind`` is ``stat.S_IFDIR`` (a link to a folder is followed) or ``stat.S_IFREG`` (a link is refused).
+    """
+    info = os.stat(path) if kind == stat.S_IFDIR else os.lstat(path)
+    if stat.S_IFMT(info.st_mode) != kind:
+        return "is not a plain " + ("folder" if kind == stat.S_IFDIR else "file")
+    if info.st_uid != os.getuid():
+        return f"is owned by user {info.st_uid}, not {os.getuid()}"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"is writable by others (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def verified(library: Path) -> bool:
+    """Whether ``library`` and its recorded hash are the user's alone and the hash still matches."""
+    record = hash_path(library)
+    try:
+        if untrusted(library, kind=stat.S_IFREG) or untrusted(record, kind=stat.S_IFREG):
+            return False
+        return record.read_text().strip() == _sha256(library)
+    except OSError:  # missing or unreadable: not verified, so rebuilt
+        return False
 
 
 def open_library(path: Path) -> ctypes.CDLL:
@@ -117,9 +172,16 @@ def load() -> ctypes.CDLL | None:
     if cc is None:
         LOG.warning("no C compiler found (set CC); genomix uses its slower PyTorch path for bf16 blocks")
         return None
+    private = None
     try:
         path = library_path(cc)
-        if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if problem := untrusted(path.parent, kind=stat.S_IFDIR):
+            private = Path(tempfile.mkdtemp(prefix="genomix-native-"))  # mode 0700
+            LOG.warning("not using the native-kernel cache %s: it %s; building in %s instead",
+                        path.parent, problem, private)
+            path = private / path.name
+        if not verified(path):  # absent, tampered with, or planted without the build's hash
             try:
                 compile_library(cc, path, FLAGS)
             except RuntimeError:  # e.g. a compiler that does not know -march=native here
@@ -128,3 +190,6 @@ def load() -> ctypes.CDLL | None:
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
         LOG.warning("native kernels unavailable (%s); genomix uses its slower PyTorch path for bf16 blocks", error)
         return None
+    finally:
+        if private is not None:  # the loaded library stays mapped
+            shutil.rmtree(private, ignore_errors=True)
