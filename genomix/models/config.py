@@ -62,8 +62,8 @@ class ModelConfig:
     ``kmer_profile='off'``, ``residual_init='xavier'`` give the published model.
     """
 
-    track_size: int = _bounded(16, low=1)
-    hidden_size: int = _bounded(128, low=1)
+    track_size: int = _bounded(8, low=1)
+    hidden_size: int = _bounded(64, low=1)
     mlp_dropout: float = _bounded(0.0, low=0, below=1)
     layer_dropout: float = _bounded(0.0, low=0, below=1)
     prenorm: str = _choice("LN", NORMS)
