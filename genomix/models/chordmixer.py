@@ -381,15 +381,28 @@ class ChordMixer(nn.Module):
             lengths = check_lengths(lengths, x.shape[0], x.device)
         elif lengths is not None:
             raise ValueError("lengths are only for variable-lengths mode; build the model with var_len=True")
-        features = self.encoder(self.embed(x, lengths), lengths, overwrite_input=True)
+        ids = self.lookup_ids(x, lengths) if self.embedding_type != "linear" else None
+        features = self.encoder(self.embed(x, lengths, ids=ids), lengths, overwrite_input=True)
         if self.decoder is None:
             return features
         out = self.decoder(features, lengths)
-        return out if self.profile is None else out + self.profile(x, lengths)
+        if self.profile is None:
+            return out
+        # the profile head counts the embedding's own k-mers (same k, vocabulary and buckets): computed once
+        return out + self.profile(x, lengths, ids=ids if self.embedding_type == "kmer" else None)
 
-    def embed(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+    def lookup_ids(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The embedding rows that integer tokens ``(...)`` look up: the tokens (``'sparse'``) or the id of
+        the k-mer starting at each position (``'kmer'``; ``lengths`` keep k-mers inside their sequences)."""
+        if x.dtype not in (torch.int64, torch.int32, torch.uint8, torch.int16):
+            raise ValueError(f"{self.embedding_type!r} embedding takes integer tokens; got {x.dtype}")
+        x = x.long() if x.dtype != torch.int64 else x
+        return self.embedding.ids(x, lengths) if self.embedding_type == "kmer" else x
+
+    def embed(self, x: Tensor, lengths: Tensor | None = None, *, ids: Tensor | None = None) -> Tensor:
         """Tokens ``(...)`` integer or values ``(..., C)`` float -> ``(..., D)`` (``lengths``: of the
-        concatenated sequences in variable-lengths mode, where k-mers must not cross them).
+        concatenated sequences in variable-lengths mode, where k-mers must not cross them; ``ids``: their
+        :meth:`lookup_ids`, when already computed).
 
         Under autocast the rows come out in the autocast dtype with no full-size float32 copy: tokens
         are looked up in a low-precision copy of the table (:mod:`genomix.models.embedding`), values
@@ -397,11 +410,7 @@ class ChordMixer(nn.Module):
         """
         device = x.device.type
         if self.embedding_type in ("sparse", "kmer"):
-            if x.dtype not in (torch.int64, torch.int32, torch.uint8, torch.int16):
-                raise ValueError(f"{self.embedding_type!r} embedding takes integer tokens; got {x.dtype}")
-            x = x.long() if x.dtype != torch.int64 else x
-            if self.embedding_type == "kmer":
-                x = self.embedding.ids(x, lengths)
+            x = ids if ids is not None else self.lookup_ids(x, lengths)
             if torch.is_autocast_enabled(device):
                 return embed_low_precision(x, self.embedding.weight, self.embedding.padding_idx,
                                            torch.get_autocast_dtype(device))

@@ -101,8 +101,6 @@ def kmer_profiles(ids: Tensor, lengths: Tensor, n_ids: int) -> Tensor:
     return counts / counts.sum(1, keepdim=True).clamp(min=1)
 
 
-
-
 class KmerEmbedding(nn.Embedding):
     """``nn.Embedding`` over the id of the k-mer that starts at each position (see :func:`kmer_ids`).
 
@@ -158,13 +156,14 @@ class KmerProfileHead(nn.Module):
         nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
 
-    def profiles(self, tokens: Tensor, lengths: Tensor | None) -> Tensor:
-        """``(B, n_kmers)`` frequencies of ``(N,)`` tokens plus lengths, or of ``(B, L)`` tokens."""
+    def profiles(self, tokens: Tensor, lengths: Tensor | None, *, ids: Tensor | None = None) -> Tensor:
+        """``(B, n_kmers)`` frequencies of ``(N,)`` tokens plus lengths, or of ``(B, L)`` tokens (``ids``: their
+        :func:`kmer_ids` with this head's k-mers, when already computed)."""
+        if ids is None:
+            ids = kmer_ids(tokens, lengths, k=self.k, vocab=self.vocab, buckets=self.buckets)
         if lengths is None:
-            lengths = torch.full((tokens.shape[0],), tokens.shape[1], dtype=torch.int64, device=tokens.device)
-            tokens = tokens.reshape(-1)
-        ids = kmer_ids(tokens, lengths, k=self.k, vocab=self.vocab, buckets=self.buckets)
-        return kmer_profiles(ids, lengths, self.n_ids)
+            lengths = torch.full((ids.shape[0],), ids.shape[1], dtype=torch.int64, device=ids.device)
+        return kmer_profiles(ids.reshape(-1), lengths, self.n_ids)
 
     @torch.no_grad()
     def fit_statistics(self, profiles: Tensor) -> None:
@@ -175,9 +174,10 @@ class KmerProfileHead(nn.Module):
         self.mean.copy_(profiles.mean(0))
         self.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
 
-    def forward(self, tokens: Tensor, lengths: Tensor | None) -> Tensor:
-        """Tokens (as the network takes them) -> ``(B, output_size)`` float32 logits."""
-        standardised = (self.profiles(tokens, lengths) - self.mean) / self.scale
+    def forward(self, tokens: Tensor, lengths: Tensor | None, *, ids: Tensor | None = None) -> Tensor:
+        """Tokens (as the network takes them) -> ``(B, output_size)`` float32 logits (``ids``: see
+        :meth:`profiles`)."""
+        standardised = (self.profiles(tokens, lengths, ids=ids) - self.mean) / self.scale
         with torch.autocast(tokens.device.type, enabled=False):
             return self.linear(standardised)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from genomix.alphabet import reverse_complement
+
 
 def crop_lengths(lengths: np.ndarray, *, crop: int) -> np.ndarray:
     """Lengths after cropping (what the batch sampler budgets): ``min(length, crop)``; ``crop=0``: as is."""
@@ -65,8 +67,6 @@ def random_reverse_complements(
     Returns:
         ``(N,)`` tokens, the same lengths in the same order.
     """
-    from genomix.alphabet import reverse_complement
-
     tokens = np.asarray(tokens)
     lengths = np.asarray(lengths, dtype=np.int64)
     out = tokens.copy()

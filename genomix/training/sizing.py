@@ -18,7 +18,7 @@ import numpy as np
 
 from genomix.alphabet import ALPHABETS
 from genomix.datasets.variant_batches import longest_pair_window
-from genomix.errors import DatasetFormatError
+from genomix.errors import ConfigError, DatasetFormatError
 from genomix.models.config import ModelConfig
 from genomix.training.batches import batch_reader
 
@@ -81,6 +81,9 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
     * ``eval_every=-1``: about :data:`AUTO_EVALUATIONS` evaluations per run (0, at each epoch's end, when
       epochs are that long or longer).
     * ``reverse_complement='auto'``: ``on`` for DNA sequences, ``off`` otherwise (and for ref/alt pairs).
+
+    Raises:
+        ConfigError: ``reverse_complement='on'`` for a dataset without DNA sequences to reverse.
     """
     pairs = dataset.task == "variant_effect"
     lengths = np.asarray(dataset.split("train").lengths, dtype=np.int64) if not pairs else None
@@ -100,8 +103,12 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
         total = steps_per_epoch * epochs
         eval_every = 0 if steps_per_epoch * AUTO_EVALUATIONS >= total else math.ceil(total / AUTO_EVALUATIONS)
     rc = config.reverse_complement
+    strands = dataset.alphabet == "dna" and not pairs
     if rc == "auto":
-        rc = "on" if dataset.alphabet == "dna" and not pairs else "off"
+        rc = "on" if strands else "off"
+    elif rc == "on" and not strands:
+        raise ConfigError(f"reverse_complement=on needs DNA sequences; this dataset holds "
+                          f"{'ref/alt variant pairs' if pairs else dataset.alphabet!r} (use auto or off)")
     return dataclasses.replace(config, train_crop=crop, epochs=epochs, eval_every=eval_every, reverse_complement=rc,
                                model=model)
 

@@ -116,3 +116,20 @@ def test_nan_loss(orchid, tmp_path):
                                       "lr=1e30", "min_lr=0", "warmup_fraction=0", "grad_clip=0"])
     _one_line_error(result, "training loss became")
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_reverse_complement_on_a_dataset_without_dna_is_one_line(tmp_path):
+    import numpy as np
+
+    from genomix.datasets.store import SplitArrays, write_dataset
+
+    text = np.frombuffer(b"first chapter" * 20 + b"second one" * 20, dtype=np.uint8)
+    split = SplitArrays(tokens=text, offsets=np.array([0, 260, len(text)], dtype=np.int64),
+                        labels=np.array([0, 1]), ids=["a", "b"])
+    dataset = tmp_path / "text.h5"
+    write_dataset(dataset, {"train": split, "valid": split}, task="classification", alphabet="bytes",
+                  vocab={"<byte>": "token = byte value"}, classes=["x", "y"], provenance={})
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", str(dataset), "--out", str(out), "-q", *TINY, "reverse_complement=on"])
+    _one_line_error(result, "reverse_complement=on needs DNA sequences", "'bytes'")
+    assert not out.exists()
