@@ -78,8 +78,9 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
       (never for ``variant_effect`` pairs), else 0; ``model.max_seq_len=0`` then becomes the crop.
     * ``epochs=0``: enough epochs for about :data:`TARGET_STEPS` optimizer steps (1 to
       :data:`MAX_AUTO_EPOCHS`).
-    * ``eval_every=-1``: about :data:`AUTO_EVALUATIONS` evaluations per run (0, at each epoch's end, when
-      epochs are that long or longer).
+    * ``eval_every=-1``: about :data:`AUTO_EVALUATIONS` evaluations per run, every
+      ``ceil(total steps / AUTO_EVALUATIONS)`` steps (also inside long epochs: a run of one long epoch
+      still chooses ``best.pt`` among about ten), and after the last step.
     * ``reverse_complement='auto'``: ``on`` for DNA sequences, ``off`` otherwise (and for ref/alt pairs).
 
     Raises:
@@ -101,7 +102,7 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
     eval_every = config.eval_every
     if eval_every < 0:
         total = steps_per_epoch * epochs
-        eval_every = 0 if steps_per_epoch * AUTO_EVALUATIONS >= total else math.ceil(total / AUTO_EVALUATIONS)
+        eval_every = math.ceil(total / AUTO_EVALUATIONS)
     rc = config.reverse_complement
     strands = dataset.alphabet == "dna" and not pairs
     if rc == "auto":
