@@ -49,3 +49,23 @@ def write_cds_regions(shared_data: Path, folder: Path, *, min_intergenic: int = 
         handle.write("# CDS and intergenic regions of NC_000932 (Arabidopsis thaliana chloroplast)\n")
         handle.writelines(f"{record.id}\t{start}\t{end}\t{name}\t0\t{strand}\n" for start, end, name, strand in rows)
     return reference, bed, record.id
+
+
+def write_three_genomes(shared_data: Path, folder: Path) -> Path:
+    """``genomes.fa``: the chloroplast (``NC_000932.1``), the human mitochondrion (``NC_012920.1``) and
+    lambda phage (``lambda``): three real contigs for chromosome splits and negatives."""
+    records = [SeqIO.read(shared_data / GENBANK, "genbank"),
+               SeqIO.read(shared_data / "variants" / "NC_012920.1_rCRS.fasta", "fasta")]
+    import gzip
+
+    with gzip.open(shared_data / "genomes" / "lambda_virus.fa.gz", "rt") as handle:
+        phage = SeqIO.read(handle, "fasta")
+    phage.id = "lambda"
+    records.append(phage)
+    path = folder / "genomes.fa"
+    with open(path, "w") as handle:
+        for record in records:
+            sequence = str(record.seq)
+            handle.write(f">{record.id}\n")
+            handle.writelines(sequence[i:i + 60] + "\n" for i in range(0, len(sequence), 60))
+    return path
