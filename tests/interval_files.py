@@ -69,3 +69,23 @@ def write_three_genomes(shared_data: Path, folder: Path) -> Path:
             handle.write(f">{record.id}\n")
             handle.writelines(sequence[i:i + 60] + "\n" for i in range(0, len(sequence), 60))
     return path
+
+
+TINY = ["model.track_size=4", "model.hidden_size=16", "max_tokens=20000", "num_threads=1", "epochs=1", "seed=0"]
+_MODELS: dict[Path, tuple[Path, Path, Path]] = {}
+
+
+def tiny_interval_model(shared_data: Path, base: Path) -> tuple[Path, Path, Path]:
+    """``(best.pt, reference.fa, regions.bed)``: a tiny cds/intergenic classifier on the chloroplast (once per session)."""
+    if base not in _MODELS:
+        from genomix.datasets.intervals import build_interval_dataset
+        from genomix.training.config import load_config
+        from genomix.training.loop import train
+
+        folder = base / "interval_tiny"
+        folder.mkdir(parents=True, exist_ok=True)
+        reference, bed, _ = write_cds_regions(shared_data, folder)
+        build_interval_dataset(reference, bed, folder / "cds.h5", seed=0)
+        train(folder / "cds.h5", out_dir=folder / "run", config=load_config(None, TINY), device="cpu")
+        _MODELS[base] = (folder / "run" / "best.pt", reference, bed)
+    return _MODELS[base]
