@@ -31,7 +31,7 @@ from genomix.checkpoint import load_model
 from genomix.datasets.interval_windows import Interval, IntervalLocator, SkipCounts, check_window
 from genomix.errors import CheckpointError, ConfigError, InputFormatError
 from genomix.inference.annotate import DEFAULT_MAX_TOKENS, AnnotateProgress, predict_records, predict_tokens
-from genomix.io.bed import read_bed
+from genomix.io.bed import BedRegion, read_bed
 from genomix.io.fasta import FastaRecord
 from genomix.io.predictions import RecordPrediction, RegionPrediction, check_output_path, open_prediction_writer
 from genomix.io.reference import Reference
@@ -152,6 +152,21 @@ def annotate_regions(
         logger.warning("skipped %d of %d region(s): %s", summary.skipped.total(), summary.regions_read,
                        summary.skipped.describe())
     return summary
+
+
+def region_sequences(reference: str | os.PathLike, regions: str | os.PathLike, *, window: int | None = None,
+                     contig_aliases: dict[str, str] | None = None) -> Iterator[tuple[BedRegion, str]]:
+    """The bases :func:`annotate_regions` scores, region by region: what to hand to any other predictor.
+
+    Yields ``(region, bases)`` for each placeable region in file order (skipped regions are left out, as
+    in the output), the bases upper case and reverse complemented on ``-``.
+    """
+    with Reference(reference) as genome:
+        locator = IntervalLocator(genome, bed_path=str(regions), contig_aliases=contig_aliases, window=window)
+        for region in read_bed(regions):
+            found = locator.locate(region)
+            if not isinstance(found, str):
+                yield region, DNA.decode(locator.tokens(found))
 
 
 def _region_records(locator: IntervalLocator, regions, placed: dict[str, Interval], *, summary: RegionSummary,

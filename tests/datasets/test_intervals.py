@@ -166,3 +166,18 @@ def test_output_that_is_an_input_is_refused(chloroplast):
     reference, bed, _ = chloroplast
     with pytest.raises(ConfigError, match="would destroy it"):
         build_interval_dataset(reference, bed, bed)
+
+
+def test_bgzf_reference_and_gzip_bed_build_the_same_records(chloroplast, tmp_path):
+    import gzip
+
+    import pysam
+
+    reference, bed, _ = chloroplast
+    bgzf = tmp_path / "reference.fa.bgz"
+    pysam.tabix_compress(str(reference), str(bgzf))
+    gz = tmp_path / "regions.bed.gz"
+    gz.write_bytes(gzip.compress(bed.read_bytes()))
+    build_interval_dataset(reference, bed, tmp_path / "plain.h5", window=250, seed=5)
+    build_interval_dataset(bgzf, gz, tmp_path / "packed.h5", window=250, seed=5)
+    assert records(tmp_path / "plain.h5") == records(tmp_path / "packed.h5")

@@ -12,7 +12,7 @@ from interval_files import tiny_interval_model
 from genomix.datasets.interval_windows import IntervalLocator
 from genomix.errors import ConfigError, InputFormatError
 from genomix.inference.annotate import annotate_fasta
-from genomix.inference.regions import annotate_regions
+from genomix.inference.regions import annotate_regions, region_sequences
 from genomix.io.bed import read_bed
 from genomix.io.reference import Reference
 
@@ -61,6 +61,14 @@ def test_regions_equal_annotating_the_same_bases_as_fasta(tiny, tmp_path, window
         (r.chrom, r.start, r.end, r.name, r.strand) for r in placed]
     from_bed = np.array([[float(v) for v in r.extra[1:]] for r in lines])
     np.testing.assert_array_equal(from_bed, tsv_probabilities(tmp_path / "regions.tsv"))
+
+
+def test_region_sequences_are_what_is_scored(tiny, tmp_path):
+    model, reference, bed = tiny
+    write_region_fasta(reference, bed, tmp_path / "pyfaidx.fa", window=200)
+    expected = [line for line in (tmp_path / "pyfaidx.fa").read_text().splitlines()]
+    got = [text for region, bases in region_sequences(reference, bed, window=200) for text in (f">{region.id}", bases)]
+    assert got == [line.upper() if not line.startswith(">") else line for line in expected]
 
 
 def test_deterministic_and_batch_invariant(tiny, tmp_path):
