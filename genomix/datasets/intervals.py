@@ -267,19 +267,20 @@ def _random_splits(items: list[_Item], fractions, *, seed: int) -> list[str]:
 
 def _negatives(genome: Reference, items: list[_Item], split_of: list[str], *, per_positive: int, label: str,
                seed: int, tolerance: float, exclude, chrom_sets) -> tuple[list[_Item], list[str], dict]:
-    contigs_for = None
+    pools, pool_of = None, None
     if chrom_sets is not None:
         valid_set, test_set = chrom_sets
         by_split: dict[str, list[str]] = {name: [] for name in SPLIT_NAMES}
         for contig in genome.lengths:
             probe = Interval(BedRegion(contig, 0, 0), contig, 0, 0)
             by_split[_chrom_split(probe, valid_set, test_set)].append(contig)
-        contigs_for = lambda index: by_split[split_of[index]]  # noqa: E731
+        pools = [by_split[name] for name in SPLIT_NAMES]
+        pool_of = [SPLIT_NAMES.index(split) for split in split_of]
     if any(item.label == label for item in items):
         logger.info("regions labelled %r already exist; the negatives join that class", label)
     found, sources, stats = sample_gc_matched(
         genome, [item.interval for item in items], [item.gc for item in items], per_positive=per_positive,
-        seed=seed, exclude=exclude, tolerance=tolerance, contigs_for=contigs_for)
+        seed=seed, exclude=exclude, tolerance=tolerance, pools=pools, pool_of=pool_of)
     negative_items = []
     locator = IntervalLocator(genome, bed_path="negatives")
     for interval in found:

@@ -1,22 +1,23 @@
 """GC-matched negative regions: random regions of the reference, of the positives' lengths, disjoint from them.
 
 For each positive interval (the bases read for a region) and each of ``per_positive`` negatives,
-candidates are drawn with the seed: a contig with probability proportional to the number of places
-the interval fits on it, then a uniform start. A candidate is rejected when it overlaps any given
+candidates are drawn with the seed: a start uniform over every base of the allowed contigs (so every
+place the interval fits is equally likely; a start too close to a contig's end to fit is a failed
+draw). A candidate is rejected when it overlaps any given
 region or any negative already chosen, or holds an ``N`` (an assembly gap); the first candidate whose
 GC fraction is within ``tolerance`` of the positive's is kept, on the positive's strand. After
 ``tries`` candidates without one, that negative is counted as not found (never replaced by a worse
 match). GC fraction = (C + G) / (A + C + G + T) over the interval's unambiguous bases.
 
 Negatives are drawn in the order of the positives, so the same inputs and seed give the same
-negatives. ``contigs_for`` limits where a positive's negatives may fall (chromosome splits keep a
-positive's negatives on the chromosomes of its split).
+negatives. ``pools`` and ``pool_of`` limit where a positive's negatives may fall (chromosome splits
+keep a positive's negatives on the chromosomes of its split).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,7 +103,8 @@ def sample_gc_matched(
     exclude: Iterable[tuple[str, int, int]],
     tolerance: float = 0.02,
     tries: int = TRIES,
-    contigs_for: Callable[[int], Sequence[str]] | None = None,
+    pools: Sequence[Sequence[str]] | None = None,
+    pool_of: Sequence[int] | None = None,
 ) -> tuple[list[Interval], list[int], NegativeStats]:
     """Draw GC-matched negatives (see the module docstring).
 
@@ -115,7 +117,8 @@ def sample_gc_matched(
         exclude: ``(contig, start, end)`` intervals no negative may overlap (every input region).
         tolerance: largest accepted GC difference.
         tries: candidates drawn per negative before giving up.
-        contigs_for: index of a positive -> the contigs its negatives may come from (default: every contig).
+        pools: sets of contigs negatives may come from (default: one pool, every contig).
+        pool_of: the pool of each positive (default: pool 0 for all).
 
     Returns:
         ``(negatives, sources, stats)``: the negative intervals (a :class:`BedRegion` with ``line=0``,
@@ -130,15 +133,15 @@ def sample_gc_matched(
                           f"{per_positive}, {tries} and {tolerance}")
     rng = np.random.default_rng(check_seed(seed))
     taken = DisjointIntervals(exclude)
-    all_contigs = list(reference.lengths)
+    samplers = [_ContigSampler(reference, pool) for pool in (pools if pools is not None else [list(reference.lengths)])]
     negatives: list[Interval] = []
     sources: list[int] = []
     differences: list[float] = []
     stats = NegativeStats(asked=len(positives) * per_positive)
     for index, (positive, gc) in enumerate(zip(positives, positive_gc)):
-        contigs = list(contigs_for(index)) if contigs_for is not None else all_contigs
+        sampler = samplers[pool_of[index] if pool_of is not None else 0]
         for _ in range(per_positive):
-            found = _draw(reference, rng, taken, contigs, length=positive.length, gc=gc, tolerance=tolerance,
+            found = _draw(reference, rng, taken, sampler, length=positive.length, gc=gc, tolerance=tolerance,
                           tries=tries)
             if found is None:
                 stats.not_found += 1
@@ -154,17 +157,31 @@ def sample_gc_matched(
     return negatives, sources, stats
 
 
-def _draw(reference: Reference, rng: np.random.Generator, taken: DisjointIntervals, contigs: Sequence[str], *,
+class _ContigSampler:
+    """A uniform base of a set of contigs (contig chosen by length), in ``O(log n_contigs)`` per draw."""
+
+    def __init__(self, reference: Reference, contigs: Sequence[str]) -> None:
+        self.contigs = list(contigs)
+        self.lengths = np.array([reference.lengths[c] for c in self.contigs], dtype=np.int64)
+        self.ends = np.cumsum(self.lengths)
+
+    def draw(self, rng: np.random.Generator) -> tuple[int, int]:
+        """``(contig index, position)``."""
+        position = int(rng.integers(0, int(self.ends[-1])))
+        k = int(np.searchsorted(self.ends, position, side="right"))
+        return k, position - int(self.ends[k] - self.lengths[k])
+
+
+def _draw(reference: Reference, rng: np.random.Generator, taken: DisjointIntervals, sampler: _ContigSampler, *,
           length: int, gc: float, tolerance: float, tries: int) -> tuple[str, int, float] | None:
-    places = np.array([max(reference.lengths[c] - length + 1, 0) for c in contigs], dtype=np.float64)
-    if not np.isfinite(gc) or places.sum() == 0:
+    """A start drawn uniformly among the bases of the pool; one that does not leave room for ``length``
+    bases before the contig's end is a failed try (so every place that fits is equally likely)."""
+    if not np.isfinite(gc) or not sampler.contigs or int(sampler.lengths.max()) < length:
         return None
-    weights = places / places.sum()
     for _ in range(tries):
-        k = int(rng.choice(len(contigs), p=weights))
-        start = int(rng.integers(0, int(places[k])))
-        contig = contigs[k]
-        if taken.overlaps(contig, start, start + length):
+        k, start = sampler.draw(rng)
+        contig = sampler.contigs[k]
+        if start + length > sampler.lengths[k] or taken.overlaps(contig, start, start + length):
             continue
         tokens = DNA.encode(reference.fetch(contig, start, start + length), record=contig)
         if (tokens == _N).any():

@@ -71,13 +71,14 @@ def test_negatives_match_length_gc_strand_and_avoid_every_region(genomes):
     assert [(n.contig, n.start) for n in other[0]] != [(n.contig, n.start) for n in negatives]
 
 
-def test_contigs_for_limits_where_negatives_fall(genomes):
+def test_pools_limit_where_negatives_fall(genomes):
     with Reference(genomes) as genome:
         positives, locator = _positives(genome)
         gc = [gc_fraction(locator.tokens(p)) for p in positives]
-        negatives, _, _ = sample_gc_matched(genome, positives, gc, per_positive=2, seed=0, exclude=[],
-                                            tolerance=0.05, contigs_for=lambda index: ["lambda"])
-    assert negatives and {n.contig for n in negatives} == {"lambda"}
+        negatives, sources, _ = sample_gc_matched(genome, positives, gc, per_positive=2, seed=0, exclude=[],
+                                            tolerance=0.05, pools=[["lambda"], ["NC_012920.1"]],
+                                            pool_of=[0, 0, 1, 1])
+    assert negatives and all(n.contig == ("lambda" if s < 2 else "NC_012920.1") for n, s in zip(negatives, sources))
 
 
 def test_impossible_requests_are_counted_not_forced(genomes):
