@@ -99,6 +99,9 @@ def annotate(model: Path, fasta: str | None, out: str | None, bed: str | None, w
     if out is None and bed is None:
         raise click.UsageError("give --out FILE (or '-') and/or --bed FILE")
     if regions is not None or reference is not None:
+        if min_length != 1 or on_invalid != "error":
+            raise click.UsageError("--min-length and --on-invalid go with FASTA input; with --regions a zero-length "
+                                   "region is skipped and counted, and a reference letter that is not DNA is an error")
         _annotate_regions(model, fasta, regions=regions, reference=reference, out=out, bed=bed, window=window,
                           stride=stride, rc=rc, max_length=max_length, device=device, precision=precision,
                           max_tokens=max_tokens, contig_alias=contig_alias, strict=strict, quiet=quiet)

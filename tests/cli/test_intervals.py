@@ -131,5 +131,7 @@ def test_annotate_region_usage_errors(chloroplast, tmp_path):
     one_line_error(run("annotate", model, "--regions", bed, "--reference", reference, "--stride", 5, "--out",
                        tmp_path / "o.tsv"), "--stride", code=2)
     one_line_error(run("annotate", model, "--out", tmp_path / "o.tsv"), "INPUT FASTA", code=2)
+    one_line_error(run("annotate", model, "--regions", bed, "--reference", reference, "--on-invalid", "skip", "--out",
+                       tmp_path / "o.tsv"), "--on-invalid go with FASTA input", code=2)
     one_line_error(run("annotate", model, "--regions", bed, "--reference", reference, "--out", tmp_path / "o.csv"),
                    "should end with one of")

@@ -107,6 +107,16 @@ def test_skips_are_counted_and_strict_fails(tiny, tmp_path):
         annotate_regions(model, reference, empty, out=tmp_path / "none.tsv")
 
 
+def test_a_bad_line_late_in_the_bed_leaves_no_output(tiny, tmp_path):
+    model, reference, bed = tiny
+    broken = tmp_path / "broken.bed"
+    broken.write_text(bed.read_text() + "NC_000932.1\t500\t400\tcds\t0\t+\n")
+    with pytest.raises(InputFormatError, match=r"line \d+: end 400 is before start 500"):
+        annotate_regions(model, reference, broken, out=tmp_path / "o.tsv", bed=tmp_path / "o.bed")
+    assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.bed").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["broken.bed"]  # no temporary file left either
+
+
 def test_bad_options_fail_before_any_work(tiny, tmp_path):
     model, reference, bed = tiny
     with pytest.raises(ConfigError, match="should end with one of"):
