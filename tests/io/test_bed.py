@@ -133,3 +133,18 @@ def test_region_writer_round_trips_through_the_reader(tmp_path_factory, regions)
     header = path.read_text().splitlines()[:2]
     assert header[0].startswith("track ") and header[1] == "#" + "\t".join(
         ["chrom", "chromStart", "chromEnd", "name", "score", "strand", "class", "p_a", "p_b_c", "p_d"])
+
+
+def test_agrees_with_pysam_asbed_on_a_real_bed(shared_data, tmp_path):
+    """An independent parser (htslib's, through pysam) reads the same fields from the chloroplast BED."""
+    from interval_files import write_cds_regions
+
+    _, bed, _ = write_cds_regions(shared_data, tmp_path)
+    ours = regions_of(bed)
+    body = tmp_path / "body.bed"  # pysam's stream parser takes no header lines
+    body.write_text("".join(line for line in bed.read_text().splitlines(keepends=True) if not line.startswith("#")))
+    with open(body) as handle:
+        theirs = [(p.contig, p.start, p.end, p.name, p.score, p.strand)
+                  for p in pysam.tabix_iterator(handle, pysam.asBed())]
+    assert len(ours) == len(theirs) > 100
+    assert [(r.chrom, r.start, r.end, r.name, float(r.score), r.strand) for r in ours] == theirs  # pysam: float score
