@@ -42,7 +42,7 @@ from genomix.datasets.negatives import TRIES, gc_fraction, sample_gc_matched
 from genomix.datasets.provenance import make_provenance
 from genomix.datasets.splits import SPLIT_NAMES, check_fractions, merge_groups, overlap_groups, split_indices
 from genomix.datasets.store import DatasetWriter
-from genomix.errors import ConfigError, GenomixError, InputFormatError
+from genomix.errors import ConfigError, InputFormatError
 from genomix.io.bed import BedRegion, read_bed
 from genomix.io.reference import Reference
 from genomix.io.tables import read_label_table

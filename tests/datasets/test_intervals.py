@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pyfaidx
 import pytest
 from interval_files import write_cds_regions, write_three_genomes
