@@ -4,10 +4,10 @@ Reproduces the memory table in docs/benchmarks.md ("fp32 memory"). One command:
 
     .venv/bin/python pipelines/bench_memory.py --length 1048576 --track 16 --hidden 128 --precision fp32
 
-One sequence, ``grad_checkpointing='segments'``, ``max_seq_len = length``; each configuration runs in a
-fresh subprocess (one training step: forward, backward, AdamW) at one thread, and prints its seconds and
-peak RSS (VmHWM of that subprocess), so peaks do not mix. ``--storage`` chooses the dtype of the saved
-block inputs (``float32``: as computed; ``bfloat16``: compact storage, fp32 compute).
+One sequence, ``max_seq_len = length``; each checkpointing mode (``segments``: stored block inputs as
+computed; ``segments_bf16``: kept in bf16, float32 compute, :mod:`genomix.models.fast.compact`) runs in a
+fresh subprocess (one training step: forward, backward, AdamW) at one thread and prints its seconds and
+peak RSS (VmHWM of that subprocess), so peaks do not mix.
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ def measure(spec: dict) -> dict:
     torch.manual_seed(0)
     length = spec["length"]
     model = ChordMixer(input_size=16, output_size=2, max_seq_len=length, track_size=spec["track"],
-                       hidden_size=spec["hidden"], prenorm="LN", var_len=True, grad_checkpointing="segments")
-    if spec.get("storage"):
-        model.encoder.checkpoint_storage = getattr(torch, spec["storage"])
+                       hidden_size=spec["hidden"], prenorm="LN", var_len=True, grad_checkpointing=spec["checkpointing"])
     tokens = torch.randint(1, 16, (length,))
     lengths = torch.tensor([length])
     label = torch.tensor([1])
@@ -56,16 +54,17 @@ def main() -> None:
     parser.add_argument("--track", type=int, default=16)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
-    parser.add_argument("--storage", nargs="*", default=[""], help="saved-input dtypes to compare ('' = default)")
+    parser.add_argument("--checkpointing", nargs="+", default=["segments", "segments_bf16"],
+                        choices=("segments", "segments_bf16"))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     if args.child:
         tune_cpu()
         print(json.dumps(measure(json.loads(args.child))))
         return
-    for storage in args.storage:
+    for checkpointing in args.checkpointing:
         spec = {"length": args.length, "track": args.track, "hidden": args.hidden, "precision": args.precision,
-                "storage": storage, "threads": args.threads}
+                "checkpointing": checkpointing, "threads": args.threads}
         result = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
                                 text=True, check=False)
         if result.returncode != 0:

@@ -17,7 +17,7 @@ from torch.utils.checkpoint import checkpoint
 
 from genomix.models.chordmixer import (ChordMixerBlock, ChordMixerEncoder, active_prefixes, in_autocast_dtype,
                                        token_permutation)
-from genomix.models.fast import inference
+from genomix.models.fast import compact, inference
 from genomix.models.fast.blocks import chunkable, run_block, run_chunked
 from genomix.models.fast.dispatch import BlockPlan, Plan, active, plan_for, record
 from genomix.models.fast.parallel import run_groups
@@ -130,10 +130,14 @@ def _encode_group(encoder: ChordMixerEncoder, plan: Plan, rows: Tensor, lengths:
             and rows.shape[0] > inference.INFERENCE_CHUNK):
         rows = rows if owned else rows.clone()
         _run_in_place(rows, rotation, steps)
-    elif checkpointing == "segments":
+    elif checkpointing in ("segments", "segments_bf16"):
         size = max(1, math.ceil(math.sqrt(len(steps))))
         for start in range(0, len(steps), size):
-            rows = checkpoint(_run_blocks, rows, rotation, steps[start:start + size], True, use_reentrant=False)
+            segment = steps[start:start + size]
+            if checkpointing == "segments_bf16" and compact.applies(rows, segment):
+                rows = compact.compact_segment(rows, rotation, segment)
+            else:
+                rows = checkpoint(_run_blocks, rows, rotation, segment, True, use_reentrant=False)
     else:
         rows = _run_blocks(rows, rotation, steps, checkpointing in (True, "block"))
     if order is not None:
