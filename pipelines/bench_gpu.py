@@ -6,7 +6,9 @@ command, on a CUDA machine, prints everything in one short run:
     .venv/bin/python pipelines/bench_gpu.py                      # 2**14 .. 2**21, bf16, segments
 
 First it checks the Triton path against the definition in float32 on the GPU (output and every parameter
-gradient, max abs difference; the tests check the same through triton's interpreter on the CPU). Then, for
+gradient, max abs difference; the tests check the same through triton's interpreter on the CPU) and its
+bf16 error against float64 over the ATen path's (the interpreter truncates to bf16, so only a GPU can
+check this one). Then, for
 each length, one sequence per step (track 16, hidden 128, prenorm LN, ``max_seq_len`` = the longest length,
 ``grad_checkpointing='segments'``, bf16 autocast), a training step (forward, backward, AdamW) by:
 
@@ -59,6 +61,31 @@ def check_triton() -> float:
     return max((a - b).abs().max().item() for a, b in zip(*results))
 
 
+def check_triton_bf16() -> float:
+    """bf16: the Triton path's error against the float64 definition over the ATen (folded) path's error
+    (output and all gradients, each normalised; the acceptance is at most 1.25)."""
+    model = build(4096, False)
+    lengths = torch.tensor([4096, 1000, 3, 1], device="cuda")
+    tokens = torch.randint(1, 16, (int(lengths.sum()),), device="cuda")
+
+    def run(paths, bf16):
+        model.zero_grad(set_to_none=True)
+        with fast.use(paths), torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            out = model(tokens, lengths)
+        out.double().square().sum().backward()
+        return [out.detach().double(), *(p.grad.double() for p in model.parameters())]
+
+    triton, aten = run(set(PATHS), True), run(set(PATHS) - {"triton"}, True)
+    model.double()
+    truth = run(set(), False)
+    model.float()
+
+    def error(result):
+        return torch.cat([((r - t) / t.norm().clamp_min(1e-30)).flatten() for r, t in zip(result, truth)]).norm()
+
+    return (error(triton) / error(aten)).item()
+
+
 def measure(variant: str, length: int, max_seq_len: int, repeats: int) -> dict:
     model = build(max_seq_len, "segments")
     if variant == "compile":
@@ -94,6 +121,7 @@ def main() -> None:
         raise SystemExit("bench_gpu.py needs a CUDA device (none is visible)")
     print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
     print(f"Triton path vs definition, float32, max abs difference (output and gradients): {check_triton():.2e}")
+    print(f"bf16 error against float64, Triton path / ATen path: {check_triton_bf16():.2f}x")
     print(f"{'length':>9} {'variant':>8} {'s/step':>8} {'tokens/s':>12} {'vs aten':>8} {'peak GiB':>9}")
     for exp in range(args.min_exp, args.max_exp + 1):
         base = None

@@ -19,7 +19,7 @@ from genomix import ChordMixer
 from genomix.models import fast
 from genomix.models.fast import triton_block
 from genomix.models.fast.dispatch import PATHS
-from genomix.models.rotation import build_rotation
+from genomix.models.rotation import build_rotation, rotate_add
 
 pytestmark = pytest.mark.skipif(not triton_block.installed(), reason="triton is not installed (no wheel for "
                                 "this platform): the Triton kernels cannot be run, even interpreted")
@@ -78,29 +78,47 @@ def test_triton_path_equals_the_definition(interpreted, norms, checkpointing):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
 
 
-@pytest.mark.parametrize("normalize", [True, False])
-def test_triton_block_equals_the_fused_cpu_block_in_bf16(interpreted, normalize):
-    """bf16 rows: the Triton block's output and gradients equal the fused CPU block's within bf16 rounding."""
-    from genomix.models.fast import fused
+def _aten_block(x, w1, b1, w2, b2, index, inverse, *, normalize, eps):
+    """The block in ATen ops, in ``x``'s dtype (what autocast runs: weights cast to the rows' dtype)."""
+    normed = torch.nn.functional.layer_norm(x, (x.shape[1],), eps=eps) if normalize else x
+    hidden = torch.nn.functional.gelu(torch.nn.functional.linear(normed, w1.to(x.dtype), b1.to(x.dtype)))
+    update = torch.nn.functional.linear(hidden, w2.to(x.dtype), b2.to(x.dtype))
+    return rotate_add(x, update, index, inverse, index.numel() // x.shape[0])
 
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_triton_block_in_bf16_is_as_accurate_as_aten(interpreted, normalize):
+    """bf16 rows: against float64, the Triton block's output and gradient errors stay within a small factor
+    of the same block's in ATen bf16 ops.
+
+    Triton's interpreter converts float32 to bf16 by truncation (measured: twice the error of round to
+    nearest even, whatever ``fp_downcast_rounding`` says), where compiled GPU kernels round to nearest; so
+    the bound here is 2.5x, not the 1.25x that ``pipelines/bench_gpu.py`` checks on a GPU. A wrong or
+    missing term would be off by about 100%.
+    """
     generator = torch.Generator().manual_seed(2)
-    lengths = torch.tensor([40, 7, 1])
+    lengths = torch.tensor([300, 7, 1, 90])
     n, width, hidden = int(lengths.sum()), 4 * 4, 24
     rotation = build_rotation(lengths, 4)
-    x = torch.randn(n, width, generator=generator).bfloat16()
-    params = [torch.randn(hidden, width, generator=generator) * 0.3, torch.randn(hidden, generator=generator) * 0.1,
-              torch.randn(width, hidden, generator=generator) * 0.3, torch.randn(width, generator=generator) * 0.1]
-    grad = torch.randn(n, width, generator=generator).bfloat16()
+    x = torch.randn(n, width, generator=generator, dtype=torch.float64)
+    params = [torch.randn(hidden, width, generator=generator, dtype=torch.float64) * 0.3,
+              torch.randn(hidden, generator=generator, dtype=torch.float64) * 0.1,
+              torch.randn(width, hidden, generator=generator, dtype=torch.float64) * 0.3,
+              torch.randn(width, generator=generator, dtype=torch.float64) * 0.1]
+    grad = torch.randn(n, width, generator=generator, dtype=torch.float64)
 
-    def run(block):
-        inputs = [x.clone().requires_grad_(), *(p.clone().requires_grad_() for p in params)]
+    def run(block, dtype):
+        inputs = [x.to(dtype).detach().requires_grad_(), *(p.float().requires_grad_() if dtype != torch.float64
+                                                  else p.clone().requires_grad_() for p in params)]
         out = block(*inputs, rotation.index, rotation.inverse, normalize=normalize, eps=1e-5)
-        out.backward(grad)
-        return [out.float(), *(t.grad.float() for t in inputs)]
+        out.backward(grad.to(out.dtype))
+        return [out.double(), *(t.grad.double() for t in inputs)]
 
-    for got, want in zip(run(triton_block.triton_block), run(fused.fused_block), strict=True):
-        scale = want.abs().max().item()
-        assert (got - want).abs().max().item() <= 0.03 * scale + 1e-3
+    truth = run(_aten_block, torch.float64)
+    ours, aten = run(triton_block.triton_block, torch.bfloat16), run(_aten_block, torch.bfloat16)
+    for number, (got, want, exact) in enumerate(zip(ours, aten, truth, strict=True)):
+        error, reference = ((t - exact).norm().item() for t in (got, want))
+        assert error <= 2.5 * reference + 1e-12, (number, error, reference)
 
 
 def test_kernels_match_their_torch_definitions(interpreted):
