@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from genomix.models.fast import chunked, fused
+from genomix.models.fast import buffers, chunked, fused
 from genomix.models.fast.blocks import dropping, normalizes
 from genomix.models.fast.buffers import empty_like
 from genomix.models.fast.dispatch import active, record
@@ -106,7 +106,8 @@ class _CompactSegment(torch.autograd.Function):
         native = active("fused") and fused.supported(x, layout[0][0].index)
         chunk = chunked.CHUNK_ROWS
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            rows = x.contiguous().clone()
+            rows = empty_like(x)
+            rows.copy_(x)
             update = empty_like(rows)
             for (rotation, n_rows, normalize, eps), (w1, b1, w2, b2) in zip(layout,
                                                                              _kernel_weights(rows, weights, native)):
@@ -126,6 +127,7 @@ class _CompactSegment(torch.autograd.Function):
             raise RuntimeError("this rotation was built without its inverse (inference only)")
         grad = grad_out.to(torch.float32).contiguous()
         kernel_weights = _kernel_weights(grad, weights, native)
+        buffers.POOL.release_free()  # the forward's free row buffers: this pass needs two of its own
         with torch.no_grad(), torch.autocast(grad.device.type, enabled=False):
             inputs = [stored]
             update = empty_like(grad)
@@ -142,7 +144,7 @@ class _CompactSegment(torch.autograd.Function):
             weight_grads: list[Tensor | None] = [None] * len(weights)
             for number in reversed(range(len(layout))):
                 (rotation, n_rows, normalize, eps), (w1, b1, w2, _) = layout[number], kernel_weights[number]
-                grad_in = torch.empty_like(grad)
+                grad_in = empty_like(grad)
                 if n_rows < grad.shape[0]:
                     grad_in[n_rows:] = grad[n_rows:]
                 parts = chunked.backward_in_chunks(inputs.pop()[:n_rows], grad[:n_rows], w1, b1, w2, rotation.inverse,
