@@ -14,7 +14,7 @@ each length, one sequence per step (track 16, hidden 128, prenorm LN, ``max_seq_
 
 * ``aten``: the fast paths without Triton (the block's folded ATen ops);
 * ``triton``: the default fast paths (the block's Triton kernels, :mod:`genomix.models.fast.triton_block`);
-* ``compile``: each block's own forward under ``torch.compile`` (the definition, compiled).
+* ``compile``: each block's own forward under ``torch.compile`` (the definition, compiled; same checkpointing).
 
 It prints tokens/s, the ratio to ``aten`` and the CUDA allocator's peak, one line per length and variant.
 """
@@ -41,7 +41,9 @@ def build(max_seq_len: int, checkpointing) -> ChordMixer:
 
 
 def paths_for(variant: str) -> set[str]:
-    return {"aten": set(PATHS) - {"triton"}, "triton": set(PATHS), "compile": set()}[variant]
+    # compile: the compiled blocks are not exact ChordMixerBlocks, so the engine (checkpointing included)
+    # runs their own, compiled, forward
+    return {"aten": set(PATHS) - {"triton"}, "triton": set(PATHS), "compile": set(PATHS) - {"triton"}}[variant]
 
 
 def check_triton() -> float:
