@@ -125,7 +125,8 @@ class _CompactSegment(torch.autograd.Function):
         layout, native, chunk = ctx.layout, ctx.native, ctx.chunk
         if any(rotation.inverse is None for rotation, *_ in layout):
             raise RuntimeError("this rotation was built without its inverse (inference only)")
-        grad = grad_out.to(torch.float32).contiguous()
+        grad, grad_dtype = grad_out.to(torch.float32).contiguous(), grad_out.dtype
+        del grad_out  # held to the end, it would keep a full-size gradient alive through every block
         kernel_weights = _kernel_weights(grad, weights, native)
         buffers.POOL.release_free()  # the forward's free row buffers: this pass needs two of its own
         with torch.no_grad(), torch.autocast(grad.device.type, enabled=False):
@@ -153,7 +154,7 @@ class _CompactSegment(torch.autograd.Function):
                 grad = grad_in
                 for offset, part in enumerate(parts):
                     weight_grads[4 * number + offset] = part.to(weights[4 * number + offset].dtype)
-        return (grad.to(grad_out.dtype), None, *weight_grads)
+        return (grad.to(grad_dtype), None, *weight_grads)
 
 
 __all__ = ["STORAGE", "applies", "compact_segment"]
