@@ -131,9 +131,8 @@ def _encode_group(encoder: ChordMixerEncoder, plan: Plan, rows: Tensor, lengths:
         rows = rows if owned else rows.clone()
         _run_in_place(rows, rotation, steps)
     elif checkpointing in ("segments", "segments_bf16"):
-        size = max(1, math.ceil(math.sqrt(len(steps))))
-        for start in range(0, len(steps), size):
-            segment = steps[start:start + size]
+        for start, stop in segment_bounds(len(steps), decreasing=checkpointing == "segments_bf16"):
+            segment = steps[start:stop]
             if checkpointing == "segments_bf16" and compact.applies(rows, segment):
                 rows = compact.compact_segment(rows, rotation, segment)
             else:
@@ -148,6 +147,27 @@ def _encode_group(encoder: ChordMixerEncoder, plan: Plan, rows: Tensor, lengths:
 
 
 Step = tuple[ChordMixerBlock, BlockPlan, tuple[int, int]]
+
+
+def segment_bounds(n_steps: int, *, decreasing: bool = False) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each checkpointed segment of ``n_steps`` blocks.
+
+    Uniform: ``ceil(sqrt(n))`` blocks each. Decreasing (``'segments_bf16'``): sizes ``k, k - 1, ...`` with
+    ``k`` the smallest such that ``k (k + 1) / 2 >= n``. The backward pass of segment ``j`` holds the ``j + 1``
+    stored segment inputs plus that segment's recomputed inputs, ``j + size_j`` tensors: uniform sizes peak
+    at ``~2 sqrt(n)`` (the last segment), decreasing ones at ``k ~ sqrt(2 n)`` in every segment (20 blocks:
+    6 instead of 8). Each block is still recomputed once.
+    """
+    if not decreasing:
+        size = max(1, math.ceil(math.sqrt(n_steps)))
+        return [(start, min(start + size, n_steps)) for start in range(0, n_steps, size)]
+    size = math.ceil((math.sqrt(8 * n_steps + 1) - 1) / 2)
+    bounds, start = [], 0
+    while start < n_steps:
+        stop = min(start + max(size, 1), n_steps)
+        bounds.append((start, stop))
+        start, size = stop, size - 1
+    return bounds
 
 
 def _run_in_place(rows: Tensor, rotation: Rotation, steps: list[Step]) -> None:
@@ -176,4 +196,4 @@ def _run_blocks(rows: Tensor, rotation: Rotation, steps: list[Step], per_block_c
     return rows
 
 
-__all__ = ["encode", "GROUP_BYTES"]
+__all__ = ["encode", "segment_bounds", "GROUP_BYTES"]

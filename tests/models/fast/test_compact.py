@@ -107,3 +107,17 @@ def test_inference_and_definition_ignore_the_mode():
         with fast.use(()):
             definition = model(tokens, lengths)
     torch.testing.assert_close(fast_out, definition, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_steps", [0, 1, 2, 3, 7, 14, 20, 21, 40])
+def test_segment_bounds_cover_every_block_once(n_steps):
+    from genomix.models.fast.engine import segment_bounds
+
+    for decreasing in (False, True):
+        bounds = segment_bounds(n_steps, decreasing=decreasing)
+        assert [i for start, stop in bounds for i in range(start, stop)] == list(range(n_steps))
+        sizes = [stop - start for start, stop in bounds]
+        assert all(size >= 1 for size in sizes)
+        if decreasing and sizes:  # what segment j's backward holds: j + 1 stored inputs, size_j recomputed
+            assert sizes == sorted(sizes, reverse=True)
+            assert max(j + size for j, size in enumerate(sizes)) <= max(sizes)
