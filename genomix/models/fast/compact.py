@@ -3,8 +3,9 @@
 Why: a float32 megabase step with ``grad_checkpointing='segments'`` holds about ``2 sqrt(blocks)`` full-size
 block inputs at its peak (the stored input of every segment, the recomputed inputs of one segment), each
 1.3 GiB at 1,048,576 nt and D = 336: 15 GiB in all. Stored in bf16 they take half, and a segment's forward
-runs in place (one row buffer and one update buffer, no autograd graph), so the step's peak falls by a
-third (docs/benchmarks.md, "fp32 memory").
+runs in place (one row buffer and one update buffer, no autograd graph), and the segments shrink toward
+the end (:func:`~genomix.models.fast.engine.segment_bounds`): a 1,048,576-nt step's peak fell from 15.1 to
+9.2 GiB (docs/benchmarks.md, issue 20).
 
 What changes: the forward pass is the float32 forward of :mod:`genomix.models.fast.chunked`, value for value
 (the loss and outputs do not change). The backward pass recomputes each segment from its bf16-stored input
