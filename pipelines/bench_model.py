@@ -12,6 +12,12 @@ genomix: one gather per block with a per-batch index) and precision (fp32, bf16 
 training tokens/s (forward + backward + AdamW step), inference tokens/s (forward only), and peak
 memory, each measured in a fresh subprocess so peaks do not mix. It first checks that both give the
 same fp32 outputs and gradients from one state dict.
+
+Roofline: in the same run it measures this machine's fp32 and bf16 matmul rate on the block's own
+shapes (``(N, D) x (D, H)`` and back, forward and backward, at the workload's N), and prints each genomix
+step's time against the time its matmuls alone would take at that rate (the step's matmul FLOPs, counted
+per block over the rows that run it, divided by the rate): a ratio near 1 means the step is bound by its
+matmuls, so a number means the same on every machine.
 """
 
 from __future__ import annotations
@@ -88,6 +94,34 @@ def measure(impl: str, workload_key: str, precision: str, mode: str, device: str
     return {"seconds": best, "tokens_per_s": n_tokens / best, "peak_mb": peak_memory_mb(device)}
 
 
+def matmul_flops(workload: dict, mode: str) -> float:
+    """The matmul FLOPs of one step: per block and row ``4 D H`` forward, ``8 D H`` more backward."""
+    net = build("genomix", workload["var_len"])
+    width, hidden, blocks = net.embedding_size, MODEL["hidden_size"], net.encoder.n_blocks
+    depths = [min(blocks, (length - 1).bit_length()) for length in workload["lengths"]]
+    rows = sum(sum(length for length, depth in zip(workload["lengths"], depths) if depth > k) for k in range(blocks))
+    return rows * width * hidden * (12 if mode == "train" else 4)
+
+
+def matmul_rate(precision: str, device: str, rows: int, repeats: int) -> float:
+    """FLOP/s of the block's six matmuls (forward and backward) on ``rows`` rows in ``precision``."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    width = build("genomix", False).embedding_size
+    hidden = MODEL["hidden_size"]
+    generator = torch.Generator().manual_seed(0)
+    x, grad_out = (torch.randn(rows, width, generator=generator).to(device, dtype) for _ in range(2))
+    w1, w2 = torch.randn(hidden, width).to(device, dtype), torch.randn(width, hidden).to(device, dtype)
+
+    def block_matmuls():
+        hidden_rows = x @ w1.t()
+        _ = hidden_rows @ w2.t()
+        grad_hidden = grad_out @ w2
+        _ = grad_out.t() @ hidden_rows, grad_hidden.t() @ x, grad_hidden @ w1
+
+    seconds = best_step_seconds(block_matmuls, repeats=repeats, device=device)
+    return 12 * rows * width * hidden / seconds
+
+
 def check_equivalence(device: str) -> list[str]:
     """fp32 outputs and gradients of plain and genomix from one state dict, both workloads."""
     lines = []
@@ -158,6 +192,7 @@ def main() -> None:
                       f"{row['plain']['tokens_per_s']:12,.0f} {row['genomix']['tokens_per_s']:14,.0f} "
                       f"{ratio:6.2f} {row['plain']['peak_mb']:9,.0f} {row['genomix']['peak_mb']:10,.0f}",
                       flush=True)
+    print_roofline(results, args)
     # genomix in its default precision (bf16 where supported) against the published-style fp32 plain
     for key in args.workloads:
         for mode in ("train", "infer"):
@@ -165,6 +200,21 @@ def main() -> None:
                 ratio = (results[(key, mode, "bf16")]["genomix"]["tokens_per_s"]
                          / results[(key, mode, "fp32")]["plain"]["tokens_per_s"])
                 print(f"{WORKLOADS[key]['label']:34} {mode:6} genomix bf16 / plain fp32: {ratio:.2f}x")
+
+
+def print_roofline(results: dict, args: argparse.Namespace) -> None:
+    """Each genomix step against its matmul-only time at this machine's measured matmul rate."""
+    rates = {}
+    for precision in args.precisions.split(","):
+        rows = max(sum(workload["lengths"]) for workload in WORKLOADS.values())
+        rates[precision] = matmul_rate(precision, args.device, rows, args.repeats)
+        print(f"roofline: {precision} matmul rate on the block's shapes ({rows:,} rows): "
+              f"{rates[precision] / 1e9:,.1f} GFLOP/s")
+    print(f"{'workload':34} {'mode':6} {'prec':5} {'step s':>8} {'matmul-only s':>14} {'step / matmul':>14}")
+    for (key, mode, precision), row in results.items():
+        step = row["genomix"]["seconds"]
+        only = matmul_flops(WORKLOADS[key], mode) / rates[precision]
+        print(f"{WORKLOADS[key]['label']:34} {mode:6} {precision:5} {step:8.3f} {only:14.3f} {step / only:13.2f}x")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from genomix.models.rotation import Rotation, build_rotation, rotate_add
 
 EMBEDDINGS = ("sparse", "linear", "kmer")
 RESIDUAL_INITS = ("xavier", "zero")
-CHECKPOINTING = (False, True, "block", "segments")
+CHECKPOINTING = (False, True, "block", "segments", "segments_bf16")
 DECODERS = ("linear", "per_position", "none")
 EMBED_CHUNK = 1 << 14
 """Rows of ``'linear'`` embedding computed at a time in inference under autocast (no float32 copy)."""
@@ -184,6 +184,9 @@ class ChordMixerEncoder(nn.Module):
             recompute each segment with per-block checkpointing inside (two extra forwards, and
             ``~2 sqrt(n_blocks)`` stored inputs instead of ``n_blocks``: megabase sequences).
             Memory only: the values are the same; :mod:`genomix.models.fast` does it.
+            ``'segments_bf16'``: ``'segments'`` with float32 rows' stored block inputs kept in bf16 for the
+            backward pass (:mod:`genomix.models.fast.compact`: same forward, gradients at activations
+            rounded to bf16; about a third less memory).
     """
 
     def __init__(self, max_seq_len: int, track_size: int, hidden_size: int, mlp_dropout: float = 0.0,
@@ -195,7 +198,7 @@ class ChordMixerEncoder(nn.Module):
         if track_size < 1 or hidden_size < 1:
             raise ValueError(f"track_size and hidden_size must be >= 1; got {track_size}, {hidden_size}")
         if grad_checkpointing not in CHECKPOINTING:
-            raise ValueError(f"grad_checkpointing must be one of False, True, 'block', 'segments'; "
+            raise ValueError(f"grad_checkpointing must be one of False, True, 'block', 'segments', 'segments_bf16'; "
                              f"got {grad_checkpointing!r}")
         self.max_seq_len = max_seq_len
         self.n_blocks = n_blocks_for(max_seq_len)

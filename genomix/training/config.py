@@ -30,7 +30,7 @@ from genomix.precision import PRECISIONS
 from genomix.training.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from genomix.validation import SEED_MAX
 
-CHECKPOINT_MODES = ("block", "segments")
+CHECKPOINT_MODES = ("block", "segments", "segments_bf16")
 CLASS_WEIGHTS = ("none", "balanced")
 REVERSE_COMPLEMENT = ("auto", "on", "off")
 PROFILE_FIT = ("auto", "on", "off")
@@ -76,7 +76,9 @@ class TrainConfig:
             (autocast, CPU and CUDA).
         grad_checkpointing: recompute block activations in the backward pass (less memory).
         checkpoint_mode: with ``grad_checkpointing``: ``block`` stores every block's input; ``segments``
-            stores one input per ``ceil(sqrt(blocks))`` blocks and recomputes twice (megabase inputs).
+            stores one input per ``ceil(sqrt(blocks))`` blocks and recomputes twice (megabase inputs);
+            ``segments_bf16``: ``segments`` with the stored inputs in bf16 when training in fp32 (a third
+            less memory; gradients at activations rounded to bf16, tested in tests/models/fast/test_compact.py).
         eval_every: evaluate on valid every N optimizer steps (0 = at the end of each epoch; -1 = about
             ten evaluations per run, at epoch ends when an epoch is a tenth of the run or more).
         checkpoint_every: write ``last.pt`` every N optimizer steps (0 = only at evaluations/end).

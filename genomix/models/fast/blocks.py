@@ -2,8 +2,9 @@
 recompute, or the block's own forward (the definition).
 
 Per call, on top of the block's plan (:mod:`genomix.models.fast.dispatch`): the fused kernels need CPU
-rows in bf16 or float32, an int32 rotation index and loaded kernels; the fused and chunked paths need no
-active dropout (they draw nothing, and the chunked recompute must draw the same).
+rows in bf16 or float32, an int32 rotation index and loaded kernels; the Triton kernels need CUDA rows and
+triton installed (imported only then); the fused, Triton and chunked paths need no active dropout (they
+draw nothing, and the chunked recompute must draw the same).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from genomix.models.chordmixer import ChordMixerBlock
-from genomix.models.fast import chunked, fused
+from genomix.models.fast import chunked, fused, triton_block
 from genomix.models.fast.dispatch import BlockPlan, active, record
 from genomix.models.fast.folded import folded_block, mlp_weights
 from genomix.models.norms import LayerNorm, apply_norm
@@ -35,6 +36,12 @@ def fusible(block: ChordMixerBlock, plan: BlockPlan, x: Tensor, rotation: Rotati
             and fused.supported(x, rotation.index))
 
 
+def triton_fusible(block: ChordMixerBlock, plan: BlockPlan, x: Tensor, rotation: Rotation) -> bool:
+    """Whether the Triton kernels run this block on these rows (CUDA rows)."""
+    return (plan.kernel_form and active("triton") and not dropping(block)
+            and triton_block.supported(x, rotation.index))
+
+
 def chunkable(block: ChordMixerBlock, plan: BlockPlan, x: Tensor) -> bool:
     """Whether the chunked recompute runs this checkpointed block on these rows (CPU rows)."""
     return (plan.kernel_form and active("chunked") and not dropping(block)
@@ -48,6 +55,12 @@ def run_block(block: ChordMixerBlock, plan: BlockPlan, x: Tensor, rotation: Rota
         normalize, eps = normalizes(block)
         out = fused.fused_block(x, *mlp_weights(block), rotation.index, rotation.inverse,
                                 normalize=normalize, eps=eps)
+        return apply_norm(block.norm, out, rotation.lengths)
+    if plan.exact and triton_fusible(block, plan, x, rotation):
+        record("triton")
+        normalize, eps = normalizes(block)
+        out = triton_block.triton_block(x, *mlp_weights(block), rotation.index, rotation.inverse,
+                                        normalize=normalize, eps=eps)
         return apply_norm(block.norm, out, rotation.lengths)
     if plan.exact and active("folded"):
         record("folded")
@@ -70,4 +83,4 @@ def run_chunked(block: ChordMixerBlock, x: Tensor, rotation: Rotation) -> Tensor
     return apply_norm(block.norm, out, rotation.lengths)
 
 
-__all__ = ["run_block", "run_chunked", "fusible", "chunkable", "dropping", "normalizes"]
+__all__ = ["run_block", "run_chunked", "fusible", "triton_fusible", "chunkable", "dropping", "normalizes"]

@@ -74,6 +74,11 @@ class BufferPool:
         with self._lock:
             return sum(b.base.nbytes for buffers in self._buffers.values() for b in buffers)
 
+    def release_free(self) -> None:
+        """Let go of every free buffer (a phase that needs fewer buffers than the last one begins)."""
+        with self._lock:
+            self._release(lambda buffer: True)
+
     def clear(self) -> None:
         """Forget every buffer (those still in use stay alive until their users drop them)."""
         with self._lock:

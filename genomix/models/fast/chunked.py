@@ -66,22 +66,14 @@ class _ChunkedBlock(torch.autograd.Function):
     def forward(ctx, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
                 inverse: Tensor | None, normalize: bool, eps: float, chunk: int, kernels: bool) -> Tensor:
         x = x.contiguous()
-        n = x.shape[0]
-        per_row = index.numel() // max(n, 1)
         ctx.dtypes = (w1.dtype, b1.dtype, w2.dtype, b2.dtype)
         ctx.native = kernels and fused.supported(x, index)
         w1, b1, w2, b2_float = fused.kernel_weights(x, w1.detach(), b1.detach(), w2.detach(), b2)
         b2 = b2.detach().to(x.dtype)
         with torch.autocast(x.device.type, enabled=False):
             update = empty_like(x)
-            if ctx.native:
-                out = fused.forward_in_chunks(x, w1, b1, w2, b2_float, index, normalize=normalize, eps=eps,
-                                              chunk=chunk, update=update, out=empty_like(x))
-            else:
-                for start in range(0, n, chunk):
-                    hidden = _hidden(x[start:start + chunk], w1, b1, normalize, eps)[3]
-                    torch.addmm(b2, torch.nn.functional.gelu(hidden), w2.t(), out=update[start:start + chunk])
-                out = rotate_add_into(empty_like(x), x, update, index, chunk_rows=chunk * per_row)
+            out = forward_into(x, w1, b1, w2, b2_float if ctx.native else b2, index, normalize=normalize, eps=eps, chunk=chunk,
+                               native=ctx.native, update=update, out=empty_like(x))
         del update
         ctx.save_for_backward(x, w1, b1, w2, b2, inverse)
         ctx.normalize, ctx.eps, ctx.chunk = normalize, eps, chunk
@@ -93,41 +85,88 @@ class _ChunkedBlock(torch.autograd.Function):
         if inverse is None:
             raise RuntimeError("this rotation was built without its inverse (inference only)")
         normalize, eps, chunk = ctx.normalize, ctx.eps, ctx.chunk
-        n, width = x.shape
-        per_row = inverse.numel() // max(n, 1)
         grad_out = grad_out.to(x.dtype).contiguous()
-        grad_rows = grad_out.view(inverse.numel(), -1)
         grad_x = empty_like(x)
-        f32 = dict(dtype=torch.promote_types(x.dtype, torch.float32), device=x.device)
-        grad_w1, grad_b1 = torch.zeros(w1.shape, **f32), torch.zeros(b1.shape, **f32)
-        grad_w2, grad_b2 = torch.zeros(w2.shape, **f32), torch.zeros(b2.shape, **f32)
         with torch.autocast(x.device.type, enabled=False):
-            for start in range(0, n, chunk):
-                xc = x[start:start + chunk]
-                rows = inverse[start * per_row:(start + chunk) * per_row]
-                if ctx.native:
-                    layers = fused.hidden_layers(xc, w1, b1, normalize, eps)
-                    grads = fused.backward_rows(grad_out, start, rows, per_row, xc, layers, w1, w2,
-                                                grad_x[start:start + chunk])
-                    for total, part in zip((grad_w1, grad_b1, grad_w2, grad_b2), grads):
-                        total += part
-                    continue
-                # the update's gradient is the output gradient rotated back (a gather by the inverse)
-                grad_update = _gather_subset(grad_rows, rows).view(-1, width)
-                normed, mean, rstd, hidden = _hidden(xc, w1, b1, normalize, eps)
-                activated = torch.nn.functional.gelu(hidden)
-                grad_w2 += torch.mm(grad_update.t(), activated)
-                grad_b2 += grad_update.sum(0, dtype=grad_b2.dtype)
-                grad_hidden = torch.ops.aten.gelu_backward(torch.mm(grad_update, w2), hidden)
-                grad_w1 += torch.mm(grad_hidden.t(), normed)
-                grad_b1 += grad_hidden.sum(0, dtype=grad_b1.dtype)
-                grad_in = torch.mm(grad_hidden, w1)
-                if normalize:
-                    grad_in = torch.ops.aten.native_layer_norm_backward(
-                        grad_in, xc, (width,), mean, rstd, None, None, [True, False, False])[0]
-                torch.add(grad_out[start:start + chunk], grad_in, out=grad_x[start:start + chunk])
-        return (grad_x, *(grad.to(dtype) for grad, dtype in zip((grad_w1, grad_b1, grad_w2, grad_b2), ctx.dtypes)),
+            grads = backward_in_chunks(x, grad_out, w1, b1, w2, inverse, normalize=normalize, eps=eps, chunk=chunk,
+                                       native=ctx.native, grad_x=grad_x)
+        return (grad_x, *(grad.to(dtype) for grad, dtype in zip(grads, ctx.dtypes)),
                 None, None, None, None, None, None)
 
 
-__all__ = ["chunked_block", "CHUNK_ROWS"]
+def forward_into(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor, *, normalize: bool,
+                 eps: float, chunk: int, native: bool, update: Tensor, out: Tensor) -> Tensor:
+    """No autograd: ``out = x + rotate(mlp(x))``, the MLP ``chunk`` rows at a time into ``update``.
+
+    Args:
+        x: ``(n, D)`` contiguous rows; ``out`` may be ``x`` itself (the rotation reads ``update`` only).
+        w1, b1, w2: the weights in ``x``'s dtype; b2: ``fc2``'s bias, in float32 for the fused kernels
+            (:func:`fused.kernel_weights`), else in ``x``'s dtype.
+        index: the rotation's gather index for these rows.
+        native: use the fused kernels (:func:`fused.supported`).
+        update: ``(n, D)`` buffer for the MLP's output.
+
+    Returns:
+        ``out``.
+    """
+    if native:
+        return fused.forward_in_chunks(x, w1, b1, w2, b2, index, normalize=normalize, eps=eps, chunk=chunk,
+                                       update=update, out=out)
+    for start in range(0, x.shape[0], chunk):
+        hidden = _hidden(x[start:start + chunk], w1, b1, normalize, eps)[3]
+        torch.addmm(b2, torch.nn.functional.gelu(hidden), w2.t(), out=update[start:start + chunk])
+    return rotate_add_into(out, x, update, index, chunk_rows=chunk * (index.numel() // max(x.shape[0], 1)))
+
+
+def backward_in_chunks(x: Tensor, grad_out: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, inverse: Tensor, *,
+                       normalize: bool, eps: float, chunk: int, native: bool, grad_x: Tensor
+                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The block's backward pass, its MLP recomputed ``chunk`` rows at a time: writes ``grad_x``.
+
+    Args:
+        x: ``(n, D)`` the block's input, stored in the weights' dtype or a more compact one (each chunk
+            is converted to the weights' dtype: compact storage, full-precision compute).
+        grad_out: ``(n, D)`` contiguous gradient of the block's output, in the weights' dtype.
+        w1, b1, w2: the weights in the compute dtype (:func:`fused.kernel_weights`).
+        inverse: the rotation's inverse for these rows.
+        normalize, eps: the LayerNorm without affine before ``fc1``.
+        chunk: rows per chunk.
+        native: use the fused kernels (:func:`fused.supported` holds for the compute dtype).
+        grad_x: ``(n, D)`` the input gradient (written).
+
+    Returns:
+        ``(grad_w1, grad_b1, grad_w2, grad_b2)`` summed over chunks in float32 (float64 for float64 rows).
+    """
+    n, width = x.shape
+    per_row = inverse.numel() // max(n, 1)
+    grad_rows = grad_out.view(inverse.numel(), -1)
+    f32 = dict(dtype=torch.promote_types(w1.dtype, torch.float32), device=x.device)
+    grad_w1, grad_b1 = torch.zeros(w1.shape, **f32), torch.zeros(b1.shape, **f32)
+    grad_w2, grad_b2 = torch.zeros(w2.shape, **f32), torch.zeros(width, **f32)
+    for start in range(0, n, chunk):
+        xc = x[start:start + chunk].to(w1.dtype)
+        rows = inverse[start * per_row:(start + chunk) * per_row]
+        if native:
+            layers = fused.hidden_layers(xc, w1, b1, normalize, eps)
+            grads = fused.backward_rows(grad_out, start, rows, per_row, xc, layers, w1, w2, grad_x[start:start + chunk])
+            for total, part in zip((grad_w1, grad_b1, grad_w2, grad_b2), grads):
+                total += part
+            continue
+        # the update's gradient is the output gradient rotated back (a gather by the inverse)
+        grad_update = _gather_subset(grad_rows, rows).view(-1, width)
+        normed, mean, rstd, hidden = _hidden(xc, w1, b1, normalize, eps)
+        activated = torch.nn.functional.gelu(hidden)
+        grad_w2 += torch.mm(grad_update.t(), activated)
+        grad_b2 += grad_update.sum(0, dtype=grad_b2.dtype)
+        grad_hidden = torch.ops.aten.gelu_backward(torch.mm(grad_update, w2), hidden)
+        grad_w1 += torch.mm(grad_hidden.t(), normed)
+        grad_b1 += grad_hidden.sum(0, dtype=grad_b1.dtype)
+        grad_in = torch.mm(grad_hidden, w1)
+        if normalize:
+            grad_in = torch.ops.aten.native_layer_norm_backward(
+                grad_in, xc, (width,), mean, rstd, None, None, [True, False, False])[0]
+        torch.add(grad_out[start:start + chunk], grad_in, out=grad_x[start:start + chunk])
+    return grad_w1, grad_b1, grad_w2, grad_b2
+
+
+__all__ = ["chunked_block", "forward_into", "backward_in_chunks", "CHUNK_ROWS"]

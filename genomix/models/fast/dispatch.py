@@ -29,12 +29,13 @@ from genomix.models.norms import BatchNorm, GroupNorm, LayerNorm
 
 LOG = logging.getLogger(__name__)
 
-PATHS = ("folded", "fused", "chunked", "in_place", "groups", "parallel", "checkpoint")
+PATHS = ("folded", "fused", "triton", "chunked", "in_place", "groups", "parallel", "checkpoint")
 """The fast paths, each switchable (:func:`use`):
 
 * ``folded``: ATen ops with the prenorm LayerNorm's affine folded into ``fc1`` and the residual's
   gradients summed out of place (:mod:`genomix.models.fast.folded`);
 * ``fused``: the block as fused CPU kernels (:mod:`genomix.models.fast.fused`);
+* ``triton``: the block as Triton kernels on CUDA rows (:mod:`genomix.models.fast.triton_block`);
 * ``chunked``: with checkpointing, the block recomputed in cache-sized chunks (:mod:`.chunked`);
 * ``in_place``: inference on long inputs, overwriting the rows chunk by chunk (:mod:`.inference`);
 * ``groups`` / ``parallel``: the batch in cache-sized groups of sequences, on separate threads

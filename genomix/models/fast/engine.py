@@ -17,7 +17,7 @@ from torch.utils.checkpoint import checkpoint
 
 from genomix.models.chordmixer import (ChordMixerBlock, ChordMixerEncoder, active_prefixes, in_autocast_dtype,
                                        token_permutation)
-from genomix.models.fast import inference
+from genomix.models.fast import compact, inference
 from genomix.models.fast.blocks import chunkable, run_block, run_chunked
 from genomix.models.fast.dispatch import BlockPlan, Plan, active, plan_for, record
 from genomix.models.fast.parallel import run_groups
@@ -130,10 +130,13 @@ def _encode_group(encoder: ChordMixerEncoder, plan: Plan, rows: Tensor, lengths:
             and rows.shape[0] > inference.INFERENCE_CHUNK):
         rows = rows if owned else rows.clone()
         _run_in_place(rows, rotation, steps)
-    elif checkpointing == "segments":
-        size = max(1, math.ceil(math.sqrt(len(steps))))
-        for start in range(0, len(steps), size):
-            rows = checkpoint(_run_blocks, rows, rotation, steps[start:start + size], True, use_reentrant=False)
+    elif checkpointing in ("segments", "segments_bf16"):
+        for start, stop in segment_bounds(len(steps), decreasing=checkpointing == "segments_bf16"):
+            segment = steps[start:stop]
+            if checkpointing == "segments_bf16" and compact.applies(rows, segment):
+                rows = compact.compact_segment(rows, rotation, segment)
+            else:
+                rows = checkpoint(_run_blocks, rows, rotation, segment, True, use_reentrant=False)
     else:
         rows = _run_blocks(rows, rotation, steps, checkpointing in (True, "block"))
     if order is not None:
@@ -144,6 +147,27 @@ def _encode_group(encoder: ChordMixerEncoder, plan: Plan, rows: Tensor, lengths:
 
 
 Step = tuple[ChordMixerBlock, BlockPlan, tuple[int, int]]
+
+
+def segment_bounds(n_steps: int, *, decreasing: bool = False) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each checkpointed segment of ``n_steps`` blocks.
+
+    Uniform: ``ceil(sqrt(n))`` blocks each. Decreasing (``'segments_bf16'``): sizes ``k, k - 1, ...`` with
+    ``k`` the smallest such that ``k (k + 1) / 2 >= n``. The backward pass of segment ``j`` holds the ``j + 1``
+    stored segment inputs plus that segment's recomputed inputs, ``j + size_j`` tensors: uniform sizes peak
+    at ``~2 sqrt(n)`` (the last segment), decreasing ones at ``k ~ sqrt(2 n)`` in every segment (20 blocks:
+    6 instead of 8). Each block is still recomputed once.
+    """
+    if not decreasing:
+        size = max(1, math.ceil(math.sqrt(n_steps)))
+        return [(start, min(start + size, n_steps)) for start in range(0, n_steps, size)]
+    size = math.ceil((math.sqrt(8 * n_steps + 1) - 1) / 2)
+    bounds, start = [], 0
+    while start < n_steps:
+        stop = min(start + max(size, 1), n_steps)
+        bounds.append((start, stop))
+        start, size = stop, size - 1
+    return bounds
 
 
 def _run_in_place(rows: Tensor, rotation: Rotation, steps: list[Step]) -> None:
@@ -172,4 +196,4 @@ def _run_blocks(rows: Tensor, rotation: Rotation, steps: list[Step], per_block_c
     return rows
 
 
-__all__ = ["encode", "GROUP_BYTES"]
+__all__ = ["encode", "segment_bounds", "GROUP_BYTES"]

@@ -64,6 +64,15 @@ def test_idle_buffers_are_released(pool, monkeypatch):
     assert pool.held_bytes() == 28
 
 
+def test_release_free_keeps_only_the_buffers_in_use(pool):
+    kept = pool.empty((1 << 20,), torch.float32)
+    pool.empty((1 << 20,), torch.float32)  # dropped at once: free
+    assert pool.held_bytes() == 2 * (4 << 20)
+    pool.release_free()
+    assert pool.held_bytes() == 4 << 20
+    assert pool.empty((1 << 20,), torch.float32).data_ptr() != kept.data_ptr()
+
+
 def test_dtype_is_part_of_the_key(pool):
     a = pool.empty((8,), torch.float32)
     b = pool.empty((8,), torch.int32)
