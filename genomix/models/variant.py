@@ -71,6 +71,13 @@ class RefAltModel(nn.Module):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
 
+    @classmethod
+    def from_pretrained(cls, folder: str, *, device: str | torch.device = "cpu") -> RefAltModel:
+        """The ref/alt model of a folder written by ``genomix export`` (eval mode); see ``ChordMixer.from_pretrained``."""
+        from genomix.pretrained import load_pretrained_as
+
+        return load_pretrained_as(cls, folder, device=device)
+
     @property
     def embedding_size(self) -> int:
         """``D``, the encoder's feature width."""
