@@ -21,6 +21,7 @@ from the folder (safetensors holds tensors, JSON holds data).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -67,11 +68,19 @@ def folder_config(info: dict[str, Any], *, weights_sha256: str, training: dict[s
 
 
 def write_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]) -> str:
-    """Write a state dict (parameters and buffers) as safetensors, flushed to disk; return its SHA-256."""
+    """Write a state dict (parameters and buffers) as safetensors, flushed to disk; return its SHA-256.
+
+    Raises:
+        OSError: the file could not be written (its message says why, e.g. no space left on device).
+    """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in state_dict.items()}
-    save_file(tensors, str(path), metadata={"format": "pt", "written_by": f"genomix {__version__}"})
+    try:
+        save_file(tensors, str(path), metadata={"format": "pt", "written_by": f"genomix {__version__}"})
+    except SafetensorError as error:  # a failed write (a full disk among them) is an OSError to the caller
+        raise OSError(errno.EIO, f"safetensors could not write {path}: {_one_line(error)}", str(path)) from error
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)  # as any file a user makes (safetensors creates it 0600)
