@@ -63,10 +63,11 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *, 
     model = build_from_payload(payload, source=f"checkpoint {checkpoint}")
     info = {key: payload.get(key) for key in ("task", "alphabet", "vocab", "classes", "target_scale",
                                                "label_kind", "window", "model_kwargs")}
-    training = {"config": payload.get("config") or {}, "step": payload.get("step"),
-                "valid": payload.get("valid"), "checkpoint": str(checkpoint)}
+    step = payload.get("step", (payload.get("train_state") or {}).get("step"))  # best.pt, or last.pt
+    training = {"config": payload.get("config") or {}, "step": step, "valid": payload.get("valid"),
+                "checkpoint": str(checkpoint)}
     facts = CardFacts(name=out.name, info=info, parameters=sum(p.numel() for p in model.parameters()),
-                      checkpoint=str(checkpoint), step=payload.get("step"), valid=payload.get("valid"))
+                      checkpoint=str(checkpoint), step=step, valid=payload.get("valid"))
     _gather_run_facts(facts, checkpoint.parent, dataset=dataset, baseline=baseline)
     try:
         with atomic_directory(out, replace=force) as folder:
