@@ -151,7 +151,8 @@ def _dataset_facts(facts: CardFacts, path: Path) -> None:
 
     try:
         with open_dataset(path) as data:
-            facts.provenance = dict(data.provenance) if isinstance(data.provenance, dict) else {"recorded": data.provenance}
+            provenance = data.provenance
+            facts.provenance = dict(provenance) if isinstance(provenance, dict) else {"recorded": provenance}
             facts.splits = {name: len(data.split(name)) for name in data.split_names}
     except (DatasetFormatError, OSError) as error:
         facts.dataset_note = f"The dataset file `{path}` could not be read ({error}); its provenance is unknown."

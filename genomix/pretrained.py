@@ -78,7 +78,9 @@ def write_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]) 
 
     tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in state_dict.items()}
     try:
-        save_file(tensors, str(path), metadata={"format": "pt", "written_by": f"genomix {__version__}"})
+        # one metadata key: safetensors writes its metadata map in no fixed order, and the same weights must
+        # give the same bytes (and SHA-256) every time
+        save_file(tensors, str(path), metadata={"format": "pt"})
     except SafetensorError as error:  # a failed write (a full disk among them) is an OSError to the caller
         raise OSError(errno.EIO, f"safetensors could not write {path}: {_one_line(error)}", str(path)) from error
     umask = os.umask(0)
@@ -242,5 +244,6 @@ def load_pretrained_as(model_class: type, folder: str | os.PathLike, *, device: 
     return model
 
 
-__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "folder_config", "load_pretrained", "load_pretrained_as", "read_folder",
-           "read_folder_config", "read_weights", "write_weights", "build_from_payload"]
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "build_from_payload", "file_sha256", "folder_config",
+           "load_pretrained", "load_pretrained_as", "read_folder", "read_folder_config", "read_weights",
+           "write_weights"]

@@ -44,6 +44,11 @@ def test_folder_holds_config_weights_and_card(run, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial folder left
 
 
+def test_the_same_checkpoint_gives_the_same_bytes(run, tmp_path):
+    digests = {export_checkpoint(run[0], tmp_path / f"model{k}")["sha256"] for k in range(4)}
+    assert len(digests) == 1
+
+
 def test_card_reports_test_metrics_beside_the_baseline(run, tmp_path):
     checkpoint, dataset = run
     export_checkpoint(checkpoint, tmp_path / "model")

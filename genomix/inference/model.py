@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -162,12 +161,13 @@ class Model:
 
         names = [clean_field(name) for name in self.classes]
         best = probabilities.argmax(1) if len(windows) else np.zeros(0, dtype=np.int64)
+        best_probability = probabilities[np.arange(len(best)), best].astype(np.float64)  # as the BED writer rounds
         table = pd.DataFrame({
             BED_COLUMNS[0]: [record_id for record_id, _ in windows],
             BED_COLUMNS[1]: np.array([w.start for _, w in windows], dtype=np.int64),
             BED_COLUMNS[2]: np.array([w.end for _, w in windows], dtype=np.int64),
             BED_COLUMNS[3]: [names[i] for i in best],
-            BED_COLUMNS[4]: np.clip(np.round(probabilities[np.arange(len(best)), best] * 1000), 0, 1000).astype(np.int64),
+            BED_COLUMNS[4]: np.clip(np.round(best_probability * 1000), 0, 1000).astype(np.int64),
             BED_COLUMNS[5]: ["."] * len(windows),
         })
         for k, name in enumerate(names):
@@ -194,8 +194,9 @@ class Model:
 
     # -- variants -----------------------------------------------------------------------------
 
-    def score_variants(self, vcf: str | os.PathLike, *, reference: str | os.PathLike, out: str | os.PathLike | None = None,
-                       window: int | None = None, rc: bool = False, batch_tokens: int = 1 << 18,
+    def score_variants(self, vcf: str | os.PathLike, *, reference: str | os.PathLike,
+                       out: str | os.PathLike | None = None, window: int | None = None, rc: bool = False,
+                       batch_tokens: int = 1 << 18,
                        contig_aliases: Mapping[str, str] | None = None, element_field: str | None = None,
                        region: str | None = None) -> Any:
         """Score every ALT of a VCF with a ref/alt model, as ``genomix score-variants``.

@@ -73,7 +73,7 @@ class RefAltModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder: str, *, device: str | torch.device = "cpu") -> RefAltModel:
-        """The ref/alt model of a folder written by ``genomix export`` (eval mode); see ``ChordMixer.from_pretrained``."""
+        """The ref/alt model of a folder from ``genomix export`` (eval mode); see ``ChordMixer.from_pretrained``."""
         from genomix.pretrained import load_pretrained_as
 
         return load_pretrained_as(cls, folder, device=device)
