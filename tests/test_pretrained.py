@@ -75,6 +75,7 @@ print(sorted(m for m in sys.modules if m.startswith(("genomix.training", "genomi
     with torch.no_grad():
         expected = model(tokens, lengths)
     assert torch.equal(fresh["out"], expected)
+    assert not torch.allclose(expected[0], expected[1])
     state = read_checkpoint(tiny[0])["model_state"]
     assert fresh["state"].keys() == state.keys()
     assert {"profile.mean", "profile.scale"} <= set(state)  # the k-mer profile head's standardisation buffers
@@ -108,7 +109,9 @@ print(sorted(m for m in sys.modules if m.startswith(("genomix.training", "genomi
     assert result.stdout.strip() == "[]"
     model, _ = load_model(checkpoint)
     with torch.no_grad():
-        assert torch.equal(torch.load(tmp_path / "out.pt"), model(ref, ref_lengths, alt, alt_lengths))
+        expected = model(ref, ref_lengths, alt, alt_lengths)
+    assert torch.equal(torch.load(tmp_path / "out.pt"), expected)
+    assert not torch.allclose(expected[0], expected[1])  # a model whose outputs tell inputs apart
 
 
 def test_from_pretrained_refuses_the_other_architecture(ref_alt, exported):
