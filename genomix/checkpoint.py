@@ -1,7 +1,9 @@
 """Checkpoints: one ``.pt`` file that holds everything to use or resume a model, and never runs code.
 
 Written by training, read by training (resume) and inference (``annotate``, ``score-variants``,
-``evaluate``); this module imports nothing of :mod:`genomix.training`.
+``evaluate``, :func:`genomix.load`); this module imports nothing of :mod:`genomix.training`. It is the one
+entry point for reading a model: a folder written by ``genomix export`` (:mod:`genomix.pretrained`) is
+read here as a ``.pt`` is, into the same keys.
 
 A checkpoint is a dict of tensors and primitive containers only, so ``torch.load(weights_only=True)``
 reads it. Keys (format ``genomix-checkpoint``, version 1):
@@ -79,10 +81,18 @@ def _unreadable(error: Exception) -> str:
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``) and check its format and version.
 
+    A folder is read as an exported model (:func:`genomix.pretrained.read_folder`: its SHA-256 and every
+    key of its ``config.json`` checked) into the same keys (no ``train_state``).
+
     Raises:
-        CheckpointError: not a file torch can read safely, or not a genomix checkpoint of this version.
+        CheckpointError: not a file torch can read safely, or not a genomix checkpoint of this version;
+            for a folder, see :func:`genomix.pretrained.read_folder`.
     """
     path = Path(path)
+    if path.is_dir():
+        from genomix.pretrained import read_folder
+
+        return read_folder(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
     try:
@@ -109,7 +119,7 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
     """Rebuild the model of a checkpoint for inference.
 
     Args:
-        path: a ``best.pt`` or ``last.pt``.
+        path: a ``best.pt`` or ``last.pt``, or a folder written by ``genomix export``.
         device: where to put the model.
 
     Returns:
@@ -120,14 +130,10 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
     Raises:
         CheckpointError: unreadable, or the weights do not fit the saved model arguments.
     """
-    from genomix.models import build_model
+    from genomix.pretrained import build_from_payload
 
     payload = read_checkpoint(path)
-    try:
-        model = build_model(payload["model_kwargs"])
-        model.load_state_dict(payload["model_state"])
-    except (KeyError, RuntimeError, TypeError, ValueError) as error:
-        raise CheckpointError(f"checkpoint {path}: weights do not fit the model ({str(error)[:200]})") from None
+    model = build_from_payload(payload, source=f"checkpoint {path}" if Path(path).is_file() else f"model folder {path}")
     model.to(device).eval()
     info = {key: payload.get(key) for key in
             ("task", "alphabet", "vocab", "classes", "config", "model_kwargs", "target_scale", "label_kind",

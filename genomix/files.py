@@ -137,3 +137,51 @@ def is_disk_full(error: BaseException) -> bool:
         error = error.__cause__ or error.__context__
         seen += 1
     return False
+
+
+PARTIAL = ".partial"
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike, *, replace: bool = False) -> Iterator[Path]:
+    """Yield a hidden folder beside ``target`` to fill; rename it to ``target`` when the block ends cleanly.
+
+    A folder (an exported model) appears complete or not at all, as files do with :func:`atomic_open`:
+    on any exception the partial folder is removed and ``target`` is left as it was. Folders left by a
+    killed writer on this host (``.{target}.{host}-{pid}-*.partial``) are removed first.
+
+    Args:
+        target: the folder to create. It may exist only as an empty folder, or (``replace=True``) a
+            folder whose content is then replaced: moved aside, the new one renamed in, the old one removed.
+
+    Raises:
+        FileExistsError: ``target`` is a file, or a non-empty folder without ``replace``.
+    """
+    import shutil
+
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(errno.EEXIST, f"{target} exists and is a file, not a folder", str(target))
+    if target.is_dir() and any(target.iterdir()) and not replace:
+        raise FileExistsError(errno.ENOTEMPTY, f"{target} exists and is not empty", str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{target.name}.{_host()}-"
+    for name in os.listdir(target.parent):  # left by a killed writer on this host
+        pid_text = name[len(prefix):].split("-", 1)[0]
+        if name.startswith(prefix) and name.endswith(PARTIAL) and pid_text.isdigit() and not _alive(int(pid_text)):
+            shutil.rmtree(target.parent / name, ignore_errors=True)
+            logger.info("removed %s left by an interrupted write of %s", target.parent / name, target)
+    partial = target.parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}{PARTIAL}"
+    partial.mkdir(mode=0o777)
+    try:
+        yield partial
+        if target.is_dir() and any(target.iterdir()):
+            old = partial.with_name(partial.name[:-len(PARTIAL)] + ".old")
+            os.replace(target, old)
+            os.replace(partial, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(partial, target)  # over an empty folder, or none
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise

@@ -47,7 +47,7 @@ def _setup_logging(*, quiet: bool) -> None:
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))  # a .pt, or a folder written by genomix export
 @click.argument("fasta", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--out", "-o", type=click.Path(dir_okay=False, allow_dash=True),
               help="Per-record table: .tsv (id, length, class, p_<class>...), or .bed for one line per "

@@ -118,7 +118,7 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--split", default="test", help="Which split to score.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),

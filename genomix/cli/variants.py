@@ -18,10 +18,11 @@ from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
+_MODEL = click.Path(exists=True, readable=True)  # a .pt, or a folder written by genomix export
 
 
 @click.command("score-variants")
-@click.argument("model_path", metavar="MODEL.pt", type=_IN)
+@click.argument("model_path", metavar="MODEL.pt", type=_MODEL)
 @click.option("--reference", required=True, type=_IN, help="Reference FASTA.")
 @click.option("--vcf", required=True, type=_IN, help="Input VCF (plain, bgzip or gzip) or BCF.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
@@ -41,8 +42,7 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
                    device, quiet) -> None:
     """Write the VCF with GMX_SCORE and GMX_DIFF per ALT (see docs/variants.md)."""
     from genomix.datasets.variant_windows import parse_contig_aliases
-    from genomix.errors import CheckpointError, ConfigError
-    from genomix.inference.variants import score_vcf
+    from genomix.inference.variants import score_vcf, variant_settings
     from genomix.io.vcf import check_output_path
     from genomix.checkpoint import load_model
     from genomix.validation import check_output_not_input, resolve_device
@@ -52,21 +52,14 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
     tune_cpu()
     aliases = parse_contig_aliases(contig_alias)
     model, info = load_model(model_path, device=resolve_device(device))
-    if info.get("task") != "variant_effect":
-        raise CheckpointError(f"checkpoint {model_path}: a {info.get('task')!r} model; score-variants needs a "
-                              f"variant_effect (ref/alt) model")
-    config = info.get("config") or {}
-    window = window or info.get("window") or config.get("window")
-    if not window:
-        raise ConfigError(f"checkpoint {model_path} does not record its window; give --window (bp)")
-    label_kind = info.get("label_kind") or config.get("label_kind") or ("classification" if info.get("classes") else "regression")
+    window, label_kind = variant_settings(info, path=model_path, window=window)
     bar = None
     if not quiet:
         from tqdm import tqdm
 
         bar = tqdm(unit="records", unit_scale=True, desc="scoring", file=sys.stderr, leave=False)
     try:
-        summary = score_vcf(model, reference=reference, vcf=vcf, out=out, window=int(window), label_kind=label_kind,
+        summary = score_vcf(model, reference=reference, vcf=vcf, out=out, window=window, label_kind=label_kind,
                             classes=info.get("classes"), target_scale=info.get("target_scale"), rc=rc,
                             batch_tokens=batch_tokens, contig_aliases=aliases, element_field=element_field,
                             region=region, progress=None if bar is None else bar.update,

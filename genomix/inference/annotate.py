@@ -215,34 +215,19 @@ def annotate_fasta(
             check_output_not_input(path, inputs, option=option)
     device = _resolve_device(device)
     model, info = load_model(model_path, device=device)
-    if info.get("task") != "classification" or not info.get("classes"):
-        raise CheckpointError(f"checkpoint {model_path}: annotate needs a classification model, "
-                              f"this one is {info.get('task')!r}")
-    alphabet_name = info.get("alphabet")
-    if alphabet_name not in ALPHABETS:
-        raise CheckpointError(f"checkpoint {model_path}: annotate reads sequences as text, but the model's "
-                              f"alphabet is {alphabet_name!r} (expected one of {', '.join(ALPHABETS)})")
-    if rc and alphabet_name != "dna":
-        raise ConfigError(f"--rc needs a DNA model; this model's alphabet is {alphabet_name!r}")
-    if max_length is None:
-        max_length = int((info.get("model_kwargs") or {}).get("max_seq_len") or 0)
-    classes = list(info["classes"])
+    classes = classifier_classes(info, path=model_path, rc=rc)
     summary = AnnotateSummary()
     state = AnnotateProgress()
-
-    def predict(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        return predict_tokens(model, tokens, lengths, alphabet=alphabet_name, device=device,
-                              precision=precision)
 
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(FastaStream(source))
         writers = [stack.enter_context(open_prediction_writer(path, classes=classes, default=default))
                    for path, default in ((out, ".tsv"), (bed, ".bed")) if path is not None]
-        records = predict_records(
-            stream, predict, n_classes=len(classes), alphabet=ALPHABETS[alphabet_name], window=window,
-            stride=stride, max_length=max_length, rc=rc, min_length=min_length, on_invalid=on_invalid,
-            max_tokens=max_tokens, summary=summary, state=state, source_name=stream.name)
+        records = stream_predictions(
+            model, info, stream, window=window, stride=stride, max_length=max_length, rc=rc, min_length=min_length,
+            on_invalid=on_invalid, device=device, precision=precision, max_tokens=max_tokens, summary=summary,
+            state=state, source_name=stream.name, model_path=model_path)
         for chunk in records:
             for writer in writers:
                 writer.write_batch(chunk)
@@ -260,6 +245,71 @@ def annotate_fasta(
     if summary.skipped_short:
         logger.info("skipped %d record(s) shorter than %d bases", summary.skipped_short, min_length)
     return summary
+
+
+def classifier_classes(info: dict[str, Any], *, path: Any, rc: bool = False) -> list[str]:
+    """The class names of a model that annotate can use (classification, a text alphabet, DNA for ``rc``).
+
+    Raises:
+        CheckpointError: another task, or an alphabet annotate cannot read.
+        ConfigError: ``rc`` with a model that is not a DNA model.
+    """
+    if info.get("task") != "classification" or not info.get("classes"):
+        raise CheckpointError(f"checkpoint {path}: annotate needs a classification model, "
+                              f"this one is {info.get('task')!r}")
+    alphabet_name = info.get("alphabet")
+    if alphabet_name not in ALPHABETS:
+        raise CheckpointError(f"checkpoint {path}: annotate reads sequences as text, but the model's "
+                              f"alphabet is {alphabet_name!r} (expected one of {', '.join(ALPHABETS)})")
+    if rc and alphabet_name != "dna":
+        raise ConfigError(f"--rc needs a DNA model; this model's alphabet is {alphabet_name!r}")
+    return list(info["classes"])
+
+
+def stream_predictions(
+    model: torch.nn.Module,
+    info: dict[str, Any],
+    records: Iterable[FastaRecord],
+    *,
+    window: int | None = None,
+    stride: int | None = None,
+    max_length: int | None = None,
+    rc: bool = False,
+    min_length: int = 1,
+    on_invalid: str = "error",
+    device: torch.device | str = "cpu",
+    precision: str = "auto",
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    summary: AnnotateSummary | None = None,
+    state: AnnotateProgress | None = None,
+    source_name: str = "input",
+    model_path: Any = "the model",
+) -> Iterator[list[RecordPrediction]]:
+    """What :func:`annotate_fasta` writes, for a loaded model: :func:`predict_records` with :func:`predict_tokens`.
+
+    The one implementation behind ``genomix annotate`` and :meth:`genomix.inference.model.Model.predict`.
+
+    Args:
+        model, info: as :func:`genomix.checkpoint.load_model` returns them (a classification model).
+        records: FASTA records, consumed lazily.
+        max_length: default: the model's ``max_seq_len``; the others as in :func:`annotate_fasta`.
+        source_name, model_path: the input's and the model's names, for error messages.
+
+    Yields:
+        After each batch, the records it finished, in input order.
+    """
+    classes = classifier_classes(info, path=model_path, rc=rc)
+    alphabet_name = info["alphabet"]
+    if max_length is None:
+        max_length = int((info.get("model_kwargs") or {}).get("max_seq_len") or 0)
+
+    def predict(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return predict_tokens(model, tokens, lengths, alphabet=alphabet_name, device=device, precision=precision)
+
+    yield from predict_records(records, predict, n_classes=len(classes), alphabet=ALPHABETS[alphabet_name],
+                               window=window, stride=stride, max_length=max_length, rc=rc, min_length=min_length,
+                               on_invalid=on_invalid, max_tokens=max_tokens, summary=summary, state=state,
+                               source_name=source_name)
 
 
 def predict_records(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +34,7 @@ from torch import Tensor
 
 from genomix.alphabet import DNA, reverse_complement
 from genomix.datasets.variant_windows import VariantLocator, check_window
-from genomix.errors import ConfigError
+from genomix.errors import CheckpointError, ConfigError
 from genomix.io.reference import Reference
 from genomix.io.vcf import InfoField, VcfReader, VcfRecord, VcfWriter, check_output_path, is_symbolic
 from genomix.validation import check_output_not_input
@@ -47,6 +47,29 @@ DIFF_FIELD = "GMX_DIFF"
 REF_MISMATCH = "GMX_REF_MISMATCH"
 OUTSIDE = "GMX_OUTSIDE"
 CHUNK_RECORDS = 2048
+
+
+def variant_settings(info: dict, *, path: object, window: int | None = None) -> tuple[int, str]:
+    """``(window, label_kind)`` of a ref/alt model: the window given, else the checkpoint's, and its label kind.
+
+    Args:
+        info: as :func:`genomix.checkpoint.load_model` returns it.
+        path: the model's path, for messages.
+        window: overrides the checkpoint's window.
+
+    Raises:
+        CheckpointError: not a ``variant_effect`` model. ConfigError: no window anywhere.
+    """
+    if info.get("task") != "variant_effect":
+        raise CheckpointError(f"checkpoint {path}: a {info.get('task')!r} model; score-variants needs a "
+                              f"variant_effect (ref/alt) model")
+    config = info.get("config") or {}
+    window = window or info.get("window") or config.get("window")
+    if not window:
+        raise ConfigError(f"checkpoint {path} does not record its window; give --window (bp)")
+    label_kind = (info.get("label_kind") or config.get("label_kind")
+                  or ("classification" if info.get("classes") else "regression"))
+    return int(window), label_kind
 
 
 def pair_scores(model: torch.nn.Module, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor,
@@ -103,6 +126,7 @@ def score_vcf(
     region: str | None = None,
     progress: Callable[[int], None] | None = None,
     command: str | None = None,
+    rows: list[dict] | None = None,
 ) -> dict:
     """Score every (record, ALT) of a VCF and write the VCF with scores.
 
@@ -120,6 +144,7 @@ def score_vcf(
         contig_aliases, element_field, region: as for the variant-effect builder.
         progress: called with the number of records written since the last call.
         command: recorded in the output header.
+        rows: when a list, the scores are also appended to it as rows (:func:`variant_rows`).
 
     Returns:
         ``{"records", "alleles_scored", "ref_mismatch", "outside_reference", "symbolic_alt", "out"}``.
@@ -145,15 +170,78 @@ def score_vcf(
                        filters={REF_MISMATCH: "REF differs from the reference genome; not scored by genomix",
                                 OUTSIDE: "REF is not inside its reference record; not scored by genomix"},
                        command=command) as writer:
-            pending = _Pending()
-            for record in reader:
-                _prepare(pending, record, locator, window=window, counts=counts)
-                if len(pending.records) >= CHUNK_RECORDS:
-                    _flush(pending, scorer, writer, counts, progress)
-                    pending = _Pending()
-            _flush(pending, scorer, writer, counts, progress)
+            for chunk in _scored_chunks(reader, locator, scorer, window=window, counts=counts):
+                for record, info, filters in chunk:
+                    writer.write(record.record, info=info, filters=filters)
+                    if rows is not None:
+                        rows.extend(variant_rows(record, info, filters))
+                if progress is not None and chunk:
+                    progress(len(chunk))
     counts["out"] = str(out)
     return counts
+
+
+def score_table(
+    model: torch.nn.Module,
+    *,
+    reference: str | os.PathLike,
+    vcf: str | os.PathLike,
+    window: int,
+    label_kind: str,
+    target_scale: Sequence[float] | None = None,
+    rc: bool = False,
+    batch_tokens: int = 1 << 18,
+    contig_aliases: dict[str, str] | None = None,
+    element_field: str | None = None,
+    region: str | None = None,
+) -> tuple[list[dict], dict]:
+    """The scores :func:`score_vcf` writes, as rows (one per record and ALT, see :func:`variant_rows`); no file.
+
+    Returns:
+        ``(rows, counts)``, the counts as :func:`score_vcf` returns them (without ``out``).
+
+    Raises:
+        ConfigError, InputFormatError: as :func:`score_vcf`.
+    """
+    window = check_window(window)
+    if label_kind not in LABEL_KINDS:
+        raise ConfigError(f"label kind must be one of {', '.join(LABEL_KINDS)}, got {label_kind!r}")
+    if batch_tokens < 1:
+        raise ConfigError(f"batch_tokens must be >= 1, got {batch_tokens}")
+    model.eval()
+    counts = {"records": 0, "alleles_scored": 0, "ref_mismatch": 0, "outside_reference": 0, "symbolic_alt": 0}
+    scorer = _Scorer(model, label_kind=label_kind, target_scale=target_scale, rc=rc, batch_tokens=batch_tokens)
+    rows: list[dict] = []
+    with Reference(reference) as genome, VcfReader(vcf, region=region) as reader:
+        locator = VariantLocator(genome, vcf_path=str(vcf), contig_aliases=contig_aliases,
+                                 element_field=element_field)
+        for chunk in _scored_chunks(reader, locator, scorer, window=window, counts=counts):
+            for record, info, filters in chunk:
+                rows.extend(variant_rows(record, info, filters))
+    return rows, counts
+
+
+ROW_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "filter", SCORE_FIELD, DIFF_FIELD)
+
+
+def variant_rows(record: VcfRecord, info: dict | None, filters: Sequence[str]) -> list[dict]:
+    """One row per ALT of a scored record: :data:`ROW_COLUMNS` (scores ``None`` where the VCF has ``.``;
+    ``filter`` the genomix filters joined by ``;``, empty when it was scored)."""
+    return [{"chrom": record.chrom, "pos": record.pos, "id": record.id, "ref": record.ref, "alt": alt,
+             "filter": ";".join(filters), SCORE_FIELD: info[SCORE_FIELD][k] if info else None,
+             DIFF_FIELD: info[DIFF_FIELD][k] if info else None} for k, alt in enumerate(record.alts)]
+
+
+def _scored_chunks(reader: VcfReader, locator: VariantLocator, scorer: "_Scorer", *, window: int,
+                   counts: dict) -> Iterator[list[tuple[VcfRecord, dict | None, list[str]]]]:
+    """Read, window and score the records in chunks; yield each chunk's ``(record, info, filters)`` in order."""
+    pending = _Pending()
+    for record in reader:
+        _prepare(pending, record, locator, window=window, counts=counts)
+        if len(pending.records) >= CHUNK_RECORDS:
+            yield _scored(pending, scorer, counts)
+            pending = _Pending()
+    yield _scored(pending, scorer, counts)
 
 
 def _info_fields(label_kind: str, classes: Sequence[str] | None, rc: bool) -> list[InfoField]:
@@ -193,21 +281,22 @@ def _prepare(pending: _Pending, record: VcfRecord, locator: VariantLocator, *, w
         pending.slots.append((index, k))
 
 
-def _flush(pending: _Pending, scorer: "_Scorer", writer: VcfWriter, counts: dict, progress) -> None:
+def _scored(pending: _Pending, scorer: "_Scorer", counts: dict) -> list[tuple[VcfRecord, dict | None, list[str]]]:
+    """Score a chunk's windows: ``(record, info, filters)`` per record, ``info`` ``None`` when nothing was scored."""
     scores, diffs = scorer(pending.ref_windows, pending.alt_windows)
     values: dict[int, dict[int, tuple[float, float]]] = {}
     for (index, k), score, diff in zip(pending.slots, scores, diffs):
         values.setdefault(index, {})[k] = (float(score), float(diff))
     counts["alleles_scored"] += len(pending.slots)
+    scored = []
     for index, record in enumerate(pending.records):
         info = None
         if index in values:
             per_alt = values[index]
             info = {SCORE_FIELD: tuple(per_alt[k][0] if k in per_alt else None for k in range(len(record.alts))),
                     DIFF_FIELD: tuple(per_alt[k][1] if k in per_alt else None for k in range(len(record.alts)))}
-        writer.write(record.record, info=info, filters=pending.filters[index])
-    if progress is not None and pending.records:
-        progress(len(pending.records))
+        scored.append((record, info, pending.filters[index]))
+    return scored
 
 
 class _Scorer:

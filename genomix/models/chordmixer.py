@@ -373,6 +373,18 @@ class ChordMixer(nn.Module):
     def embedding_size(self) -> int:
         return self.encoder.embedding_size
 
+    @classmethod
+    def from_pretrained(cls, folder: str, *, device: str | torch.device = "cpu") -> ChordMixer:
+        """The model of a folder written by ``genomix export`` (eval mode); needs genomix's model code only.
+
+        Raises:
+            genomix.errors.CheckpointError: not such a folder, a changed weights file (SHA-256), or
+                weights that do not fit; a folder of a ref/alt model (load it with ``RefAltModel``).
+        """
+        from genomix.pretrained import load_pretrained_as
+
+        return load_pretrained_as(cls, folder, device=device)
+
     @property
     def grad_checkpointing(self) -> bool | str:
         return self.encoder.grad_checkpointing

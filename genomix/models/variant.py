@@ -98,6 +98,13 @@ class RefAltModel(nn.Module):
         if residual_init == "zero":
             nn.init.zeros_(self.head[-1].weight)
 
+    @classmethod
+    def from_pretrained(cls, folder: str, *, device: str | torch.device = "cpu") -> RefAltModel:
+        """The ref/alt model of a folder from ``genomix export`` (eval mode); see ``ChordMixer.from_pretrained``."""
+        from genomix.pretrained import load_pretrained_as
+
+        return load_pretrained_as(cls, folder, device=device)
+
     @property
     def embedding_size(self) -> int:
         """``D``, the encoder's feature width."""

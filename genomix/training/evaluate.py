@@ -94,10 +94,10 @@ def evaluate_checkpoint(
     """Evaluate a checkpoint on one split of a dataset; write ``<name>.json`` (and PNG plots).
 
     Args:
-        checkpoint: ``best.pt`` or ``last.pt``.
+        checkpoint: ``best.pt`` or ``last.pt``, or a folder written by ``genomix export``.
         dataset_path: a dataset whose task, alphabet, vocab and classes match the checkpoint's.
         split: which split to score.
-        out_dir: where to write (default: the checkpoint's folder).
+        out_dir: where to write (default: the checkpoint's folder, or the exported folder itself).
         name: base name of the JSON file (default ``evaluation_<split>``, so each split keeps its own).
         max_tokens: token budget per batch.
         precision: ``auto`` (bf16 where native), ``fp32`` or ``bf16``.
@@ -131,13 +131,14 @@ def evaluate_checkpoint(
         "by_length_quintile": metrics_by_length(lengths, labels, scores, task=info.get("label_kind") or info["task"],
                                                 percentiles=(20, 40, 60, 80)),
     }
-    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent
+    beside = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent  # an exported folder: in it
+    out = Path(out_dir) if out_dir is not None else beside
     out.mkdir(parents=True, exist_ok=True)
     if plots:  # first: each PNG is written atomically, and the report last, once everything else is there
         from genomix.training import plots as plotting
 
         plotting.write_all(out, report=report, labels=labels, scores=scores,
-                           history=rundir.read_metrics(Path(checkpoint).parent), prefix=f"{split}_")
+                           history=rundir.read_metrics(beside), prefix=f"{split}_")
     rundir.write_json(out / f"{name}.json", report)
     metric_line = ", ".join(f"{k} {v:.4f}" for k, v in report["metrics"].items() if isinstance(v, float))
     logger.info("%s on %s/%s: %s", checkpoint, dataset_path, split, metric_line)
