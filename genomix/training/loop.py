@@ -123,6 +123,7 @@ class Trainer:
         self.ddp_model = distributed.wrap(self.model, context)
         self.step = 0
         self.best_score: float | None = None
+        self.best_loss: float | None = None  # valid log loss of best.pt: breaks ties of the metric
         self.bad_evaluations = 0
         self.last_eval_step = -1
         self.running = _fresh_running()
@@ -175,6 +176,7 @@ class Trainer:
         self.sampler.load_state_dict(state_sampler)
         self.step = int(state["step"])
         self.best_score = state["best_score"]
+        self.best_loss = state.get("best_loss")
         self.bad_evaluations = int(state["bad_evaluations"])
         self.last_eval_step = int(state["last_eval_step"])
         self.running = {**_fresh_running(), **state["running"]}
@@ -205,7 +207,7 @@ class Trainer:
         train_state = {
             "step": self.step, "total_steps": self.total_steps, "epoch": self.sampler.epoch,
             "optimizer": self.optimizer.state_dict(), "sampler": self.sampler.state_dict(),
-            "rng": _rng_state(), "best_score": self.best_score, "bad_evaluations": self.bad_evaluations,
+            "rng": _rng_state(), "best_score": self.best_score, "best_loss": self.best_loss, "bad_evaluations": self.bad_evaluations,
             "last_eval_step": self.last_eval_step, "running": dict(self.running),
             "elapsed_s": self.elapsed_s, "finished": finished,
         }
@@ -229,17 +231,25 @@ class Trainer:
             )
             valid = self.task.metrics(labels, outputs)
             valid.pop("confusion", None)
+            if getattr(self.task, "inner", self.task).name == "classification":
+                valid["log_loss"] = metrics.log_loss(labels, outputs)
             metric = self.task.default_metric if self.config.select_metric == "auto" else self.config.select_metric
             if metric not in valid:
                 raise ConfigError(f"select_metric {metric!r} is not a metric of this task "
                                   f"(one of {', '.join(k for k in valid if k != 'n')})")
             score = valid[metric]
             sign = 1.0 if metrics.higher_is_better(metric) else -1.0
+            loss = valid.get("log_loss")
             improved = score is not None and math.isfinite(score) and (
                 self.best_score is None or sign * score > sign * self.best_score
+                # a tie (e.g. a valid split classified perfectly from the first evaluation on) goes to the
+                # lower valid log loss, not to the earliest, least trained checkpoint
+                or (score == self.best_score and loss is not None and self.best_loss is not None
+                    and loss < self.best_loss)
             )
             if improved:
                 self.best_score = float(score)
+                self.best_loss = loss
                 self.bad_evaluations = 0
                 save_checkpoint(self.out_dir / rundir.BEST, {**self._payload(), "step": self.step,
                                                              "valid": primitive(_finite(valid))})

@@ -87,6 +87,15 @@ def _nanmean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
+def log_loss(labels: np.ndarray, probabilities: np.ndarray, *, floor: float = 1e-12) -> float:
+    """Mean negative log probability of the true class (probabilities floored at ``floor``)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if labels.size == 0:
+        return float("nan")
+    return float(-np.mean(np.log(np.maximum(probabilities[np.arange(labels.size), labels], floor))))
+
+
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
     """Accuracy, balanced accuracy, ROC AUC, PR AUC, macro F1, MCC and the confusion matrix.
 

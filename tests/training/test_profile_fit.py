@@ -187,3 +187,30 @@ def test_profile_fit_off_trains_the_head_from_zero(tmp_path):
     _, fitted, _ = _fitted(path)
     assert state["profile.linear.weight"].abs().sum() > 0  # it trained ...
     assert not torch.allclose(state["profile.linear.weight"], fitted.profile.linear.weight)  # ... not as fitted
+
+
+def test_best_pt_breaks_ties_of_the_valid_metric_by_valid_log_loss(tmp_path):
+    from genomix.training import rundir
+
+    path = _long_two_class(tmp_path / "long.h5", length=300)  # separable: valid ROC AUC 1.0 throughout
+    config = load_config(None, [*TINY, "epochs=6", "eval_every=2", "seed=0"])
+    train(path, out_dir=tmp_path / "run", config=config, device="cpu")
+    records = rundir.read_metrics(tmp_path / "run")
+    top = max(r["valid"]["roc_auc"] for r in records)
+    tied = [r for r in records if r["valid"]["roc_auc"] == top]
+    assert len(tied) > 1
+    chosen = min(tied, key=lambda r: r["valid"]["log_loss"])  # the first of equal losses
+    assert chosen is not tied[0]  # the earliest tie would have been kept before
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert best["step"] == chosen["step"]
+
+
+def test_log_loss_equals_scikit_learn():
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
+    from genomix.training.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(4), size=50)
+    labels = rng.integers(0, 4, 50)
+    assert log_loss(labels, probabilities) == pytest.approx(sklearn_log_loss(labels, probabilities, labels=range(4)))
