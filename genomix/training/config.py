@@ -56,10 +56,11 @@ class TrainConfig:
             twice that); evaluation always reads whole sequences.
         reverse_complement: ``auto`` (``on`` for DNA, except ref/alt variant pairs), ``on`` (each
             training sequence is read from either strand with probability 1/2) or ``off``.
-        profile_fit: the k-mer profile head (``model.kmer_profile``): ``auto``/``on`` fit it before
-            training as the k-mer baseline (train, C chosen on valid, the whole sequences' profiles) and
-            keep it fixed, so the network learns only what the k-mer profile misses (``on`` without a
-            head is an error); ``off``: it starts at zero and trains with the network on each batch's k-mers.
+        profile_fit: the k-mer profile head (``model.kmer_profile``): ``on`` fits it before training as
+            the k-mer baseline (train, C chosen on valid, the whole sequences' profiles) and keeps it
+            fixed, so the network learns only what the k-mer profile misses (``on`` without a head is an
+            error); ``off``: it starts at zero and trains with the network on each batch's k-mers;
+            ``auto``: ``on`` when training reads windows (``train_crop``), else ``off``.
         profile_folds: with ``profile_fit``, training adds the network to the head's out-of-fold logits
             of each training sequence, from this many folds (0: the fitted head's own logits).
         lr: peak learning rate (after warm-up).

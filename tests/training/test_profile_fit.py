@@ -179,9 +179,10 @@ def test_profile_fit_on_needs_a_profile_head(tmp_path):
         train(path, out_dir=tmp_path / "run", config=config, device="cpu")
 
 
-def test_profile_fit_off_trains_the_head_from_zero(tmp_path):
+@pytest.mark.parametrize("mode", ["off", "auto"])  # auto: sequences read whole (no train_crop) -> off
+def test_profile_fit_off_trains_the_head_from_zero(tmp_path, mode):
     path = _long_two_class(tmp_path / "long.h5", length=300)
-    train(path, out_dir=tmp_path / "run", config=load_config(None, [*TINY, "epochs=2", "profile_fit=off"]),
+    train(path, out_dir=tmp_path / "run", config=load_config(None, [*TINY, "epochs=2", f"profile_fit={mode}"]),
           device="cpu")
     state = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["model_state"]
     _, fitted, _ = _fitted(path)
