@@ -22,6 +22,7 @@ _COMMANDS = {
     "baseline": "genomix.cli.train:baseline",
     "annotate": "genomix.cli.annotate:annotate",
     "score-variants": "genomix.cli.variants:score_variants",
+    "pretrain": "genomix.cli.pretrain:pretrain",
 }
 
 

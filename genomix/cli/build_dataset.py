@@ -149,3 +149,7 @@ from genomix.cli.build_variants import variant_effect  # noqa: E402
 
 for _command in (adding, listops, text, variant_effect):
     build_dataset.add_command(_command)
+
+from genomix.cli.pretrain import pretrain_dataset  # noqa: E402
+
+build_dataset.add_command(pretrain_dataset)
