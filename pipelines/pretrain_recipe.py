@@ -87,7 +87,7 @@ def stage_pretrain(out: Path, minutes: float) -> None:
     (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
 
 
-def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[str]) -> None:
+def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[str], arms: list[str]) -> None:
     checkpoint = out / "pretrain" / "best.pt"
     for key in tasks:
         few = out / "data" / f"{key}.train{int(FRACTION * 100)}.h5"
@@ -98,7 +98,7 @@ def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[st
         for seed in seeds:
             for arm, options in (("scratch", []), ("pretrained", ["--init", str(checkpoint)])):
                 run = folder / f"{arm}_seed{seed}"
-                if (run / "test_metrics.json").exists():
+                if arm not in arms or (run / "test_metrics.json").exists():
                     continue
                 started = time.time()
                 genomix("train", str(few), "--out", str(run), f"seed={seed}", *FINETUNE, *extra, *options, "-q")
@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=44.0, help="pretraining time limit")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra options for both fine-tuning arms (e.g. backbone_lr_scale=0.5)")
+    parser.add_argument("--arms", default="scratch,pretrained", help="which fine-tuning arms to run")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "pretrain")
     args = parser.parse_args()
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -179,7 +180,7 @@ def main() -> None:
     if args.stage in ("all", "pretrain"):
         stage_pretrain(args.out, args.minutes)
     if args.stage in ("all", "finetune"):
-        stage_finetune(args.out, tasks, seeds, args.set)
+        stage_finetune(args.out, tasks, seeds, args.set, [a.strip() for a in args.arms.split(",")])
     if args.stage in ("all", "table"):
         print(stage_table(args.out, tasks, seeds))
 

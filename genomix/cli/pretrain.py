@@ -43,9 +43,10 @@ def pretrain_dataset(files, fasta, genbank, window, min_len, split_text, seed, o
     from genomix.datasets.splits import parse_fractions
 
     paths = [*fasta, *genbank, *files]
+    fractions = parse_fractions(split_text)  # a bad option fails before any input is read
     with _Progress(quiet, unit="bp", desc="reading") as progress:
         summary = build_pretraining_dataset(paths, out, window=window, min_len=min_len,
-                                            fractions=parse_fractions(split_text), seed=seed, progress=progress,
+                                            fractions=fractions, seed=seed, progress=progress,
                                             command=command_line())
     click.echo(json.dumps(summary, indent=2) if as_json else format_pretraining_summary(summary))
 

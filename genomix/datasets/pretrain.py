@@ -126,9 +126,10 @@ def build_pretraining_dataset(
     records: list[tuple[str, str, np.ndarray]] = []  # (id, source file, tokens)
     seen: dict[str, str] = {}
     skipped: dict[str, int] = {}
+    without_dna: dict[str, int] = {}  # GenBank records without DNA (protein, CONTIG), never yielded
     read = 0
     for path in paths:
-        for record_id, sequence in _records(path, skipped=skipped):
+        for record_id, sequence in _records(path, skipped=without_dna):
             read += 1
             if progress is not None:
                 progress(len(sequence))
@@ -141,6 +142,8 @@ def build_pretraining_dataset(
                     f"shorter than --min-len {max(min_len, 1):,}", 0) + 1
                 continue
             records.append((record_id, path, DNA.encode(sequence, record=record_id)))
+    read += sum(without_dna.values())
+    skipped.update(without_dna)
     if not records:
         raise GenomixError(f"no DNA records left: {read:,} read from {', '.join(paths)}, skipped: "
                            f"{', '.join(f'{n:,} {why}' for why, n in skipped.items()) or 'none'}; nothing written to {out}")

@@ -488,7 +488,12 @@ def train(
                 raise GenomixError(problem)
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
-        trainer = Trainer(dataset_path, out_dir, config, context=context, resume_payload=payload, progress=progress)
+        try:
+            trainer = Trainer(dataset_path, out_dir, config, context=context, resume_payload=payload, progress=progress)
+        except BaseException:  # e.g. an --init checkpoint that does not fit: leave no half-made run folder
+            if not resume and context.is_main:
+                rundir.abandon_new(out_dir)
+            raise
         if context.is_main:
             if resume:
                 rundir.truncate_metrics(out_dir, after_step=trainer.step)
