@@ -375,8 +375,13 @@ class ChordMixer(nn.Module):
         if self.profile is not None:
             self.profile.reset_parameters()
 
-    def forward(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
-        """Classify or regress; see the class docstring for shapes."""
+    def forward(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None, *,
+                profiles: Tensor | None = None) -> Tensor:
+        """Classify or regress; see the class docstring for shapes. ``profiles``: ``(B, n_kmers)`` k-mer
+        frequencies for the profile head instead of those of ``x`` (training on windows of longer
+        sequences passes the whole sequences'); only with ``kmer_profile``."""
+        if profiles is not None and self.profile is None:
+            raise ValueError("profiles are only for a model with a k-mer profile head (kmer_profile=True)")
         if self.var_len:
             lengths = check_lengths(lengths, x.shape[0], x.device)
         elif lengths is not None:
@@ -389,7 +394,7 @@ class ChordMixer(nn.Module):
         if self.profile is None:
             return out
         # the profile head counts the embedding's own k-mers (same k, vocabulary and buckets): computed once
-        return out + self.profile(x, lengths, ids=ids if self.embedding_type == "kmer" else None)
+        return out + self.profile(x, lengths, ids=ids if self.embedding_type == "kmer" else None, profiles=profiles)
 
     def lookup_ids(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The embedding rows that integer tokens ``(...)`` look up: the tokens (``'sparse'``) or the id of

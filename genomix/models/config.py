@@ -22,9 +22,11 @@ ARCHITECTURES = ("chordmixer", "ref_alt")
 EMBEDDING_TYPES = ("auto", "sparse", "linear", "kmer")
 KMER_VOCABS = ("auto", "acgt", "hashed")
 RESIDUAL_INITS = ("zero", "xavier")
-SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile")
-OPTIONS_BEYOND_PUBLISHED = ("kmer_size", "kmer_vocab", "kmer_buckets", "kmer_profile", "residual_init")
-"""Options of :class:`~genomix.models.chordmixer.ChordMixer` only (the ref/alt model keeps the published ones)."""
+DIFFERENCES = ("auto", "mean", "sum")
+SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "difference")
+CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "kmer_profile")
+"""Options of :class:`~genomix.models.chordmixer.ChordMixer` that the ref/alt model does not take (its
+k-mers are exact DNA k-mers, its head reads pooled features)."""
 DEFAULT_KMER_SIZE = {"dna": 4, "bytes": 3}
 """k of ``'kmer'`` embeddings and profiles when ``kmer_size`` is 0: DNA 4-mers (256, the k-mer baseline's
 k), byte 3-grams (hashed)."""
@@ -57,6 +59,8 @@ class ModelConfig:
         kmer_profile: add the standardised k-mer profile head (tokens only; ``'auto'``: yes for tokens).
         residual_init: ``'zero'`` (each block starts as the identity, the decoder at zero) or
             ``'xavier'`` (published).
+        difference: ref/alt variant model only: ``'sum'`` (the head reads the difference of the
+            windows' summed features), ``'mean'`` (published: of their means) or ``'auto'`` (``'sum'``).
 
     The defaults are what measured best in ``docs/quality.md``; ``embedding_type='sparse'``,
     ``kmer_profile='off'``, ``residual_init='xavier'`` give the published model.
@@ -75,6 +79,7 @@ class ModelConfig:
     kmer_buckets: int = _bounded(4096, low=1)
     kmer_profile: str = _choice("auto", ("auto", "on", "off"))
     residual_init: str = _choice("zero", RESIDUAL_INITS)
+    difference: str = _choice("auto", DIFFERENCES)
 
     def backbone_kwargs(self) -> dict[str, Any]:
         """The options that go to the model's constructor unchanged (all but :data:`SIZED`)."""
@@ -102,8 +107,14 @@ class ModelConfig:
                  "max_seq_len": int(max(self.max_seq_len or max_seq_len, 2))}
         backbone = self.backbone_kwargs()
         if architecture == "ref_alt":
-            published = {key: value for key, value in backbone.items() if key not in OPTIONS_BEYOND_PUBLISHED}
-            return {"architecture": "ref_alt", **sized, **published}
+            kept = {key: value for key, value in backbone.items() if key not in CHORDMIXER_ONLY}
+            embedding = "kmer" if self.embedding_type == "auto" else self.embedding_type
+            if embedding not in ("sparse", "kmer"):
+                raise ValueError(f"the ref/alt variant model embeds DNA tokens: embedding_type should be 'kmer' or "
+                                 f"'sparse', got {embedding!r}")
+            return {"architecture": "ref_alt", **sized, **kept, "embedding_type": embedding,
+                    "kmer_size": self.kmer_size or DEFAULT_KMER_SIZE["dna"],
+                    "difference": "sum" if self.difference == "auto" else self.difference}
         tokens = embedding_type != "linear"
         if self.embedding_type != "auto":
             embedding = self.embedding_type

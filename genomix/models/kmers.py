@@ -174,10 +174,14 @@ class KmerProfileHead(nn.Module):
         self.mean.copy_(profiles.mean(0))
         self.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
 
-    def forward(self, tokens: Tensor, lengths: Tensor | None, *, ids: Tensor | None = None) -> Tensor:
+    def forward(self, tokens: Tensor, lengths: Tensor | None, *, ids: Tensor | None = None,
+                profiles: Tensor | None = None) -> Tensor:
         """Tokens (as the network takes them) -> ``(B, output_size)`` float32 logits (``ids``: see
-        :meth:`profiles`)."""
-        standardised = (self.profiles(tokens, lengths, ids=ids) - self.mean) / self.scale
+        :meth:`profiles`; ``profiles``: ``(B, n_kmers)`` frequencies to use instead of counting ``tokens``,
+        e.g. of the whole sequences that training windows were cut from)."""
+        if profiles is None:
+            profiles = self.profiles(tokens, lengths, ids=ids)
+        standardised = (profiles.to(self.mean.dtype) - self.mean) / self.scale
         with torch.autocast(tokens.device.type, enabled=False):
             return self.linear(standardised)
 

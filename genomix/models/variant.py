@@ -1,7 +1,10 @@
 """The ref/alt model for variant effects: one ChordMixer encoder shared by both windows, and a head.
 
 ``h_ref`` and ``h_alt`` are the per-window means of the encoder's features; the head reads
-``[h_ref, h_alt, h_alt - h_ref]`` (``3 D`` features). Both windows of every variant go through the
+``[h_ref, h_alt, h_alt - h_ref]`` (``3 D`` features). With ``difference='sum'`` the third part is the
+difference of the windows' *sums* instead: a single-base change moves a mean by about ``1/L`` of what it
+moves the sum, so under mean pooling the one thing that differs between the windows is a ``1/L``
+fraction of the head's input. Both windows of every variant go through the
 encoder in one call (the variable-length mode handles their different lengths without padding, and
 each window's output does not depend on its batch neighbours).
 
@@ -20,6 +23,7 @@ from genomix.models.chordmixer import ChordMixer
 from genomix.models.pooling import segment_mean
 
 HEADS = ("linear", "mlp")
+DIFFERENCES = ("mean", "sum")
 
 
 class RefAltModel(nn.Module):
@@ -37,6 +41,18 @@ class RefAltModel(nn.Module):
         head_dropout: dropout inside the MLP head.
         grad_checkpointing: recompute encoder activations in the backward pass.
 
+    Options beyond the published model (keyword-only; their defaults give the published model):
+
+    Args:
+        embedding_type: ``'sparse'`` (single tokens, published) or ``'kmer'`` (the DNA k-mer starting at
+            each position, :mod:`genomix.models.kmers`).
+        kmer_size: k of ``'kmer'`` embeddings.
+        residual_init: ``'xavier'`` (published) or ``'zero'`` (blocks start as the identity, the head's
+            last layer at zero): with ``'kmer'`` and ``difference='sum'`` the model then starts as a linear
+            model of the k-mers the variant changes.
+        difference: ``'mean'`` (published) or ``'sum'``: the head's third input is the difference of the
+            windows' summed features (see the module docstring).
+
     Shapes:
         ``forward(ref_tokens (N_ref,), ref_lengths (B,), alt_tokens (N_alt,), alt_lengths (B,))``
         -> ``(B, output_size)``.
@@ -45,21 +61,30 @@ class RefAltModel(nn.Module):
     def __init__(self, input_size: int, output_size: int, *, max_seq_len: int = 2048, track_size: int = 16,
                  hidden_size: int = 128, mlp_dropout: float = 0.0, layer_dropout: float = 0.0,
                  prenorm: str = "None", norm: str = "None", head: str = "linear", head_hidden: int = 256,
-                 head_dropout: float = 0.0, grad_checkpointing: bool = False) -> None:
+                 head_dropout: float = 0.0, grad_checkpointing: bool = False, embedding_type: str = "sparse",
+                 kmer_size: int = 4, residual_init: str = "xavier", difference: str = "mean") -> None:
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
+        if embedding_type not in ("sparse", "kmer"):
+            raise ValueError(f"embedding_type must be 'sparse' or 'kmer', got {embedding_type!r}")
+        if difference not in DIFFERENCES:
+            raise ValueError(f"difference must be one of {', '.join(DIFFERENCES)}, got {difference!r}")
         if output_size < 1:
             raise ValueError(f"output_size must be >= 1, got {output_size}")
         self._config = {"input_size": int(input_size), "output_size": int(output_size),
                         "max_seq_len": int(max_seq_len), "track_size": int(track_size),
                         "hidden_size": int(hidden_size), "mlp_dropout": float(mlp_dropout),
                         "layer_dropout": float(layer_dropout), "prenorm": prenorm, "norm": norm,
-                        "head": head, "head_hidden": int(head_hidden), "head_dropout": float(head_dropout)}
-        self.backbone = ChordMixer(input_size, 1, embedding_type="sparse", decoder="none", max_seq_len=max_seq_len,
-                                   track_size=track_size, hidden_size=hidden_size, mlp_dropout=mlp_dropout,
-                                   layer_dropout=layer_dropout, prenorm=prenorm, norm=norm, var_len=True,
-                                   grad_checkpointing=grad_checkpointing)
+                        "head": head, "head_hidden": int(head_hidden), "head_dropout": float(head_dropout),
+                        "embedding_type": embedding_type, "kmer_size": int(kmer_size),
+                        "residual_init": residual_init, "difference": difference}
+        self.difference = difference
+        self.backbone = ChordMixer(input_size, 1, embedding_type=embedding_type, decoder="none",
+                                   max_seq_len=max_seq_len, track_size=track_size, hidden_size=hidden_size,
+                                   mlp_dropout=mlp_dropout, layer_dropout=layer_dropout, prenorm=prenorm, norm=norm,
+                                   var_len=True, grad_checkpointing=grad_checkpointing, kmer_size=kmer_size,
+                                   kmer_vocab="acgt", residual_init=residual_init)
         width = 3 * self.backbone.embedding_size
         if head == "linear":
             self.head = nn.Sequential(nn.Linear(width, output_size))
@@ -70,6 +95,8 @@ class RefAltModel(nn.Module):
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
+        if residual_init == "zero":
+            nn.init.zeros_(self.head[-1].weight)
 
     @property
     def embedding_size(self) -> int:
@@ -85,13 +112,20 @@ class RefAltModel(nn.Module):
         return dict(self._config)
 
     def encode(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """Mean-pooled features of each window: ``(N,)`` tokens, ``(B,)`` lengths -> ``(B, D)`` float32."""
+        """Pooled features of each window: ``(N,)`` tokens, ``(B,)`` lengths -> ``(B, D)`` float32 means
+        (``difference='sum'``: ``(B, 2 D)``, the means then the sums)."""
         lengths = torch.as_tensor(lengths, dtype=torch.int64, device=tokens.device)
-        return segment_mean(self.backbone(tokens, lengths), lengths)
+        means = segment_mean(self.backbone(tokens, lengths), lengths)
+        if self.difference == "mean":
+            return means
+        return torch.cat([means, means * lengths.to(means.dtype).unsqueeze(1)], dim=-1)
 
     def head_from(self, h_ref: Tensor, h_alt: Tensor) -> Tensor:
-        """The head on pooled features: ``(B, D)``, ``(B, D)`` -> ``(B, output_size)``."""
-        return self.head(torch.cat([h_ref, h_alt, h_alt - h_ref], dim=-1))
+        """The head on pooled features (:meth:`encode`'s) -> ``(B, output_size)``."""
+        if self.difference == "mean":
+            return self.head(torch.cat([h_ref, h_alt, h_alt - h_ref], dim=-1))
+        width = self.embedding_size
+        return self.head(torch.cat([h_ref[:, :width], h_alt[:, :width], h_alt[:, width:] - h_ref[:, width:]], dim=-1))
 
     def encode_pair(self, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor,
                     alt_lengths: Tensor) -> tuple[Tensor, Tensor]:
@@ -112,4 +146,4 @@ class RefAltModel(nn.Module):
         return self.head_from(h_ref, h_alt)
 
 
-__all__ = ["RefAltModel", "HEADS"]
+__all__ = ["RefAltModel", "HEADS", "DIFFERENCES"]

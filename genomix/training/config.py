@@ -33,6 +33,7 @@ from genomix.validation import SEED_MAX
 CHECKPOINT_MODES = ("block", "segments")
 CLASS_WEIGHTS = ("none", "balanced")
 REVERSE_COMPLEMENT = ("auto", "on", "off")
+PROFILE_FIT = ("auto", "on", "off")
 SELECT_METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 MAX_EPOCHS = 10_000  # the schedule plans every epoch up front; more would hang before the first step
 MAX_INT = 2**53  # any larger count or size is a typo (and overflows int64 arithmetic downstream)
@@ -55,6 +56,10 @@ class TrainConfig:
             twice that); evaluation always reads whole sequences.
         reverse_complement: ``auto`` (``on`` for DNA, except ref/alt variant pairs), ``on`` (each
             training sequence is read from either strand with probability 1/2) or ``off``.
+        profile_fit: the k-mer profile head (``model.kmer_profile``): ``auto``/``on`` fit it before
+            training as the k-mer baseline (train, C chosen on valid, the whole sequences' profiles) and
+            keep it fixed, so the network learns only what the k-mer profile misses (``on`` without a
+            head is an error); ``off``: it starts at zero and trains with the network on each batch's k-mers.
         lr: peak learning rate (after warm-up).
         min_lr: learning rate at the end of the cosine decay.
         decoder_lr_scale: the decoder's learning rate is ``lr * decoder_lr_scale`` (its pooled inputs
@@ -94,6 +99,7 @@ class TrainConfig:
     pool_size: int = 256
     train_crop: int = -1
     reverse_complement: str = "auto"
+    profile_fit: str = "auto"
     lr: float = 2e-3
     min_lr: float = 1e-5
     decoder_lr_scale: float = 10.0
@@ -202,6 +208,8 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.train_crop >= -1, f"train_crop should be >= 0, or -1 (sized from the dataset), got {config.train_crop}")
     check(config.reverse_complement in REVERSE_COMPLEMENT,
           f"reverse_complement should be one of {', '.join(REVERSE_COMPLEMENT)}, got {config.reverse_complement!r}")
+    check(config.profile_fit in PROFILE_FIT,
+          f"profile_fit should be one of {', '.join(PROFILE_FIT)}, got {config.profile_fit!r}")
     check(config.pool_size >= 1, f"pool_size should be >= 1, got {config.pool_size}")
     check(config.lr > 0, f"lr should be > 0, got {config.lr}")
     check(0 <= config.min_lr <= config.lr, f"min_lr should be in [0, lr], got {config.min_lr}")

@@ -34,6 +34,7 @@ from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
 from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
+from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics, whole_profiles
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
 from genomix.training.tasks import make_task
 
@@ -69,29 +70,6 @@ def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr
 
 def _autocast(device: torch.device, precision: str):
     return autocast(precision, device)
-
-
-def fit_profile_statistics(model: torch.nn.Module, dataset: Any, *, chunk_tokens: int = 1 << 22) -> None:
-    """Standardise a model's k-mer profile head (if it has one) by the training split's whole sequences.
-
-    Cheap (one pass of k-mer counting over the split) and deterministic; the statistics are buffers,
-    saved with the weights, so a resumed or loaded model has them.
-    """
-    head = getattr(model, "profile", None)
-    if head is None:
-        return
-    split = dataset.split("train")
-    lengths = np.asarray(split.lengths, dtype=np.int64)
-    ends = np.cumsum(lengths)
-    profiles, start = [], 0
-    while start < len(lengths):
-        done = ends[start - 1] if start else 0
-        stop = max(start + 1, int(np.searchsorted(ends, done + chunk_tokens, side="right")))
-        tokens, chunk_lengths = split.read_many(np.arange(start, stop))
-        tokens = torch.from_numpy(np.asarray(tokens).astype(np.int64))
-        profiles.append(head.profiles(tokens, torch.from_numpy(np.asarray(chunk_lengths, dtype=np.int64))))
-        start = stop
-    head.fit_statistics(torch.cat(profiles))
 
 
 def masking_plan(config: TrainConfig) -> MaskingPlan:
@@ -137,11 +115,10 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = build_model(
             self.model_kwargs, grad_checkpointing=config.grad_checkpointing and config.checkpoint_mode).to(context.device)
-        if resume_payload is None:
-            if config.init:  # fine-tuning: the pretrained backbone, a new decoder (and profile head)
-                loaded = load_backbone(self.model, config.init, dataset=self.dataset)
-                logger.info("loaded %d backbone tensors from %s", len(loaded), config.init)
-            fit_profile_statistics(self.model, self.dataset)
+        if resume_payload is None and config.init:  # fine-tuning: the pretrained backbone, a new decoder
+            loaded = load_backbone(self.model, config.init, dataset=self.dataset)
+            logger.info("loaded %d backbone tensors from %s", len(loaded), config.init)
+        self.train_profiles = self._prepare_profile_head(fresh=resume_payload is None)
         self.backbone = backbone_parameters(self.model)
         self.optimizer = torch.optim.AdamW(
             _parameter_groups(self.model, weight_decay=config.weight_decay, decoder_lr_scale=config.decoder_lr_scale,
@@ -166,6 +143,29 @@ class Trainer:
         self.elapsed_s = 0.0
         if resume_payload is not None:
             self._load_train_state(resume_payload)
+
+    def _prepare_profile_head(self, *, fresh: bool) -> torch.Tensor | None:
+        """Standardise the k-mer profile head (new runs) and, with ``profile_fit``, fit it as the k-mer
+        baseline and freeze it; returns the whole training sequences' profiles it then reads (None when
+        the head trains on the batches' own k-mers, or there is none)."""
+        head = getattr(self.model, "profile", None)
+        mode = self.config.profile_fit
+        if head is None:
+            if mode == "on":
+                raise ConfigError("profile_fit=on needs a model with a k-mer profile head (model.kmer_profile)")
+            return None
+        profiles = fit_profile_statistics(self.model, self.dataset) if fresh else None
+        if mode == "off":
+            return None
+        if fresh:
+            fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles,
+                                      seed=self.config.seed)
+            logger.info("k-mer profile head fitted as the k-mer baseline (C=%g, valid %s %.4f) and kept fixed",
+                        fitted["C"], fitted["metric"], fitted["valid"])
+        else:
+            profiles = whole_profiles(head, self.train_split)
+        head.requires_grad_(False)
+        return profiles.to(self.context.device)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -315,8 +315,9 @@ class Trainer:
                 is_step = micro == config.grad_accum or self.sampler.position == n_batches
                 sync = contextlib.nullcontext() if is_step or not self.context.distributed else self.ddp_model.no_sync()
                 with sync:
+                    extra = {} if self.train_profiles is None else {"profiles": self.train_profiles[indices]}
                     with _autocast(self.context.device, config.precision):
-                        outputs = self.ddp_model(*inputs)
+                        outputs = self.ddp_model(*inputs, **extra)
                     loss = self.task.loss(outputs, labels)
                     if not torch.isfinite(loss):
                         raise GenomixError(

@@ -29,9 +29,13 @@ def _pieces(tokens, lengths):
     return list(torch.split(tokens, lengths.tolist()))
 
 
-@pytest.mark.parametrize("head", ["linear", "mlp"])
-def test_shape_and_batch_invariance(head):
-    model = _model(head=head)
+@pytest.mark.parametrize("head, options", [
+    ("linear", {}), ("mlp", {}),
+    ("linear", {"embedding_type": "kmer", "difference": "sum"}),
+    ("mlp", {"embedding_type": "kmer", "difference": "sum", "kmer_size": 3}),
+])
+def test_shape_and_batch_invariance(head, options):
+    model = _model(head=head, **options)
     ref, ref_lengths, alt, alt_lengths = _batch([40, 17, 64, 1], [41, 16, 60, 3])
     with torch.no_grad():
         batch = model(ref, ref_lengths, alt, alt_lengths)
@@ -108,3 +112,33 @@ def test_bad_arguments():
     ref, ref_lengths, alt, _ = _batch([5, 5], [5, 5])
     with pytest.raises(ValueError, match="ref_lengths and alt_lengths"):
         model(ref, ref_lengths, alt[:5], torch.tensor([5]))
+
+
+def test_sum_difference_of_a_zero_initialised_kmer_model_counts_the_changed_kmers():
+    """With blocks at the identity, the head's third input is the sum of the alt window's k-mer
+    embeddings minus the ref window's: only the k-mers that overlap the change differ."""
+    model = _model(output_size=1, embedding_type="kmer", kmer_size=3, residual_init="zero", difference="sum",
+                   prenorm="None")
+    ref, ref_lengths, alt, alt_lengths = _batch([30, 20], [30, 20])
+    alt = ref.clone()
+    alt[10] = 1 + ref[10] % 4  # one SNV in the first window, the second window unchanged
+    with torch.no_grad():
+        assert torch.count_nonzero(model(ref, ref_lengths, alt, alt_lengths)) == 0  # the head starts at zero
+        h_ref, h_alt = model.encode(ref, ref_lengths), model.encode(alt, alt_lengths)
+        D = model.embedding_size
+        table = model.backbone.embedding
+        expected = (table(table.ids(alt, alt_lengths)) - table(table.ids(ref, ref_lengths)))[:30].sum(0)
+        torch.testing.assert_close(h_alt[0, D:] - h_ref[0, D:], expected, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(h_alt[1], h_ref[1])
+        means = model.encode(ref, ref_lengths)[:, :D]
+        torch.testing.assert_close(h_ref[:, D:], means * ref_lengths.unsqueeze(1).float())
+
+
+def test_new_options_are_checked_and_rebuilt_from_config():
+    model = _model(embedding_type="kmer", difference="sum", residual_init="zero")
+    rebuilt = RefAltModel(**json.loads(json.dumps(model.config())))
+    assert rebuilt.config() == model.config() and rebuilt.difference == "sum"
+    with pytest.raises(ValueError, match="difference must be"):
+        _model(difference="max")
+    with pytest.raises(ValueError, match="embedding_type must be"):
+        _model(embedding_type="linear")

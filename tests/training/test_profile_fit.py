@@ -1,0 +1,158 @@
+"""The k-mer profile head fitted as the k-mer baseline: equal to an independent scikit-learn fit, kept
+fixed in training, and fed the whole sequences' profiles when training reads windows."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from genomix.datasets.store import SplitArrays, open_dataset, write_dataset
+from genomix.errors import ConfigError
+from genomix.models import build_model
+from genomix.models.config import ModelConfig
+from genomix.models.kmers import KmerProfileHead
+from genomix.training import baseline
+from genomix.training.config import load_config
+from genomix.training.loop import train
+from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics, whole_profiles
+from genomix.training.sizing import model_kwargs_for
+from genomix.training.tasks import make_task
+
+from conftest import TINY
+
+DNA_VOCAB = {letter: i + 1 for i, letter in enumerate("ACGTN")}
+
+
+def _fitted(path):
+    dataset = open_dataset(path)
+    task = make_task(dataset)
+    torch.manual_seed(0)
+    model = build_model(model_kwargs_for(dataset, ModelConfig(), output_size=task.output_size))
+    profiles = fit_profile_statistics(model, dataset)
+    report = fit_profile_head(model, dataset, task, train_profiles=profiles)
+    return dataset, model, report
+
+
+def _head_probabilities(model, split):
+    tokens, lengths = split.read_many(np.arange(len(split)))
+    tokens = torch.from_numpy(np.asarray(tokens).astype(np.int64))
+    with torch.no_grad():
+        return torch.softmax(model.profile(tokens, torch.as_tensor(np.asarray(lengths))).double(), 1).numpy()
+
+
+def _sklearn_probabilities(dataset, c, n_classes):
+    """The baseline's own features (numpy k-mer counting) and pipeline, fitted with the same C."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = {name: baseline._features(dataset.split(name), k=4, alphabet="dna") for name in ("train", "valid")}
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(features["train"], np.asarray(dataset.split("train").labels))
+    probabilities = np.zeros((len(features["valid"]), n_classes))
+    probabilities[:, model.classes_] = model.predict_proba(features["valid"])
+    return probabilities
+
+
+def test_the_fitted_head_is_the_kmer_baseline(orchid_h5):
+    dataset, model, report = _fitted(orchid_h5)
+    assert report["C"] == baseline.kmer_baseline(orchid_h5)["C"]  # the same C chosen on valid
+    ours = _head_probabilities(model, dataset.split("valid"))
+    theirs = _sklearn_probabilities(dataset, report["C"], len(dataset.classes))
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def _two_of_three_classes(path):
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        labels = np.arange(n) % 2
+        # class 1 is GC-rich: a composition the k-mer profile separates
+        seqs = [rng.choice(4, 300, p=[0.3, 0.2, 0.2, 0.3] if y == 0 else [0.2, 0.3, 0.3, 0.2]) + 1 for y in labels]
+        return SplitArrays(tokens=np.concatenate(seqs).astype(np.uint8),
+                           offsets=np.arange(n + 1, dtype=np.int64) * 300, labels=labels,
+                           ids=[f"s{i}" for i in range(n)])
+
+    write_dataset(path, {"train": split(40), "valid": split(12)}, task="classification", alphabet="dna",
+                  vocab=DNA_VOCAB, classes=["at_rich", "gc_rich", "never_seen"], provenance={})
+    return path
+
+
+def test_two_classes_and_a_class_absent_from_train(tmp_path):
+    dataset, model, report = _fitted(_two_of_three_classes(tmp_path / "two.h5"))
+    ours = _head_probabilities(model, dataset.split("valid"))
+    theirs = _sklearn_probabilities(dataset, report["C"], 3)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    assert ours[:, 2].max() < 1e-9
+
+
+def test_the_model_takes_profiles_instead_of_counting(orchid_h5):
+    dataset, model, _ = _fitted(orchid_h5)
+    split = dataset.split("valid")
+    tokens, lengths = split.read_many(np.arange(6))
+    tokens, lengths = torch.from_numpy(np.asarray(tokens).astype(np.int64)), torch.as_tensor(np.asarray(lengths))
+    profiles = whole_profiles(model.profile, split)[:6]
+    with torch.no_grad():
+        torch.testing.assert_close(model(tokens, lengths, profiles=profiles), model(tokens, lengths))
+        other = model(tokens, lengths, profiles=profiles.flip(0))
+    assert not torch.allclose(other, model(tokens, lengths).detach())
+    published = build_model({**model_kwargs_for(dataset, ModelConfig(kmer_profile="off"), output_size=5)})
+    with pytest.raises(ValueError, match="profile head"):
+        published(tokens, lengths, profiles=profiles)
+
+
+def _long_two_class(path, length=1200):
+    rng = np.random.default_rng(1)
+    labels = np.arange(16) % 2
+    seqs = [rng.choice(4, length, p=[0.3, 0.2, 0.2, 0.3] if y == 0 else [0.2, 0.3, 0.3, 0.2]) + 1 for y in labels]
+    split = SplitArrays(tokens=np.concatenate(seqs).astype(np.uint8),
+                        offsets=np.arange(17, dtype=np.int64) * length, labels=labels,
+                        ids=[f"s{i}" for i in range(16)])
+    write_dataset(path, {"train": split, "valid": split}, task="classification", alphabet="dna",
+                  vocab=DNA_VOCAB, classes=["a", "b"], provenance={})
+    return path
+
+
+def test_training_keeps_the_head_fixed_and_feeds_it_whole_sequences(tmp_path, monkeypatch):
+    path = _long_two_class(tmp_path / "long.h5")
+    seen = []
+    forward = KmerProfileHead.forward
+
+    def spy(self, tokens, lengths, *, ids=None, profiles=None):
+        if self.training:
+            seen.append((profiles, lengths))
+        return forward(self, tokens, lengths, ids=ids, profiles=profiles)
+
+    monkeypatch.setattr(KmerProfileHead, "forward", spy)
+    overrides = [*TINY, "epochs=2", "train_crop=200", "eval_every=0", "seed=0"]
+    train(path, out_dir=tmp_path / "run", config=load_config(None, overrides), device="cpu")
+    assert seen and all(profiles is not None for profiles, _ in seen)
+    assert all(int(lengths.max()) <= 200 for _, lengths in seen)  # the network read windows ...
+    whole = whole_profiles(KmerProfileHead(2, k=4, vocab="acgt"), open_dataset(path).split("train"))
+    assert all(any(torch.equal(row, w) for w in whole) for profiles, _ in seen for row in profiles)  # ... the head whole genomes
+    _, fitted, _ = _fitted(path)
+    state = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["model_state"]
+    for name in ("weight", "bias"):
+        torch.testing.assert_close(state[f"profile.linear.{name}"], getattr(fitted.profile.linear, name).detach())
+
+
+def test_profile_fit_on_needs_a_profile_head(tmp_path):
+    path = _long_two_class(tmp_path / "long.h5", length=300)
+    config = load_config(None, [*TINY, "epochs=1", "profile_fit=on", "model.kmer_profile=off"])
+    with pytest.raises(ConfigError, match="profile head"):
+        train(path, out_dir=tmp_path / "run", config=config, device="cpu")
+
+
+def test_profile_fit_off_trains_the_head_from_zero(tmp_path):
+    path = _long_two_class(tmp_path / "long.h5", length=300)
+    train(path, out_dir=tmp_path / "run", config=load_config(None, [*TINY, "epochs=2", "profile_fit=off"]),
+          device="cpu")
+    state = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["model_state"]
+    _, fitted, _ = _fitted(path)
+    assert state["profile.linear.weight"].abs().sum() > 0  # it trained ...
+    assert not torch.allclose(state["profile.linear.weight"], fitted.profile.linear.weight)  # ... not as fitted
