@@ -161,3 +161,40 @@ def test_init_refuses_another_alphabet(pretrained, orchid_h5, tmp_path):
     model = build_model(payload["model_kwargs"])
     with pytest.raises(CheckpointError, match="alphabet 'bytes'"):
         load_backbone(model, tmp_path / "bytes.pt", dataset=open_dataset(orchid_h5))
+
+
+@pytest.mark.slow
+def test_pretraining_resumes_to_identical_weights(lambda_h5, tmp_path):
+    """SIGKILL mid-run, then ``genomix pretrain --resume``: the weights of an uninterrupted run (masks included)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-c", "from genomix.cli import main; main()", "pretrain", str(lambda_h5)]
+    options = [*PRETRAIN[:-1], "epochs=4", "checkpoint_every=5", "eval_every=9"]
+    reference = tmp_path / "reference"
+    done = subprocess.run([*command, "--out", str(reference), "-q", *options], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([*command, "--out", str(killed), "-q", *options], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not (killed / rundir.LAST).exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"pretraining ended before a checkpoint: {process.stderr.read().decode()[-2000:]}")
+        time.sleep(0.02)
+    time.sleep(0.3)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    if torch.load(killed / rundir.LAST, weights_only=True)["train_state"]["finished"]:
+        pytest.skip("the run finished before it could be killed (machine too fast for this test)")
+    resumed = subprocess.run([*command, "--resume", str(killed), "-q"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    final = torch.load(killed / rundir.LAST, weights_only=True)["model_state"]
+    expected = torch.load(reference / rundir.LAST, weights_only=True)["model_state"]
+    for name, tensor in expected.items():
+        assert torch.equal(final[name], tensor), name
+    assert [r["valid"] for r in rundir.read_metrics(killed)] == [r["valid"] for r in rundir.read_metrics(reference)]
