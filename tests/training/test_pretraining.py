@@ -198,3 +198,25 @@ def test_pretraining_resumes_to_identical_weights(lambda_h5, tmp_path):
     for name, tensor in expected.items():
         assert torch.equal(final[name], tensor), name
     assert [r["valid"] for r in rundir.read_metrics(killed)] == [r["valid"] for r in rundir.read_metrics(reference)]
+
+
+@pytest.mark.slow
+def test_pretraining_under_torchrun_two_processes(lambda_h5, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = Path(sys.executable).parent / "torchrun"
+    genomix = shutil.which("genomix", path=str(Path(sys.executable).parent))
+    if not torchrun.exists() or genomix is None:
+        pytest.skip("torchrun or the genomix script is not installed beside this python")
+    out = tmp_path / "ddp"
+    result = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", genomix, "pretrain", str(lambda_h5),
+                             "--out", str(out), "--device", "cpu", "-q", *PRETRAIN, "epochs=2"],
+                            check=False, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = torch.load(out / rundir.LAST, weights_only=True)["train_state"]
+    assert state["finished"] and len(state["sampler_by_rank"]) == 2
+    valid = rundir.read_metrics(out)[-1]["valid"]
+    assert valid["masked_accuracy"] is not None and valid["n_masked"] > 0
