@@ -220,3 +220,17 @@ def test_pretraining_under_torchrun_two_processes(lambda_h5, tmp_path):
     assert state["finished"] and len(state["sampler_by_rank"]) == 2
     valid = rundir.read_metrics(out)[-1]["valid"]
     assert valid["masked_accuracy"] is not None and valid["n_masked"] > 0
+
+
+def test_recipe_options_validate():
+    """pipelines/pretrain_recipe.py's option lists are valid configs (one validation pass, as a run does)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "pipelines" / "pretrain_recipe.py"
+    spec = importlib.util.spec_from_file_location("pretrain_recipe", path)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    load_config(None, recipe.PRETRAIN)
+    config = load_config(None, [*recipe.FINETUNE, "init=PRE/best.pt", "freeze_backbone_steps=10"])
+    assert config.model.max_seq_len == recipe.WINDOW == config.train_crop
