@@ -113,3 +113,11 @@ def test_train_init_missing_file_and_freeze_without_init(orchid, tmp_path):
     result = CliRunner().invoke(cli, ["train", str(orchid), "--out", str(tmp_path / "y"), "-q", *TINY,
                                       "freeze_backbone_steps=10"])
     _one_line_error(result, "freeze_backbone_steps needs init")
+
+
+def test_evaluate_and_inspect_a_pretraining_run(pretrained, corpus):
+    result = CliRunner().invoke(cli, ["evaluate", str(pretrained / "best.pt"), str(corpus), "-q"])
+    _one_line_error(result, "pretraining (masked_lm) model", "--init")
+    result = CliRunner().invoke(cli, ["inspect", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert "masked_lm" in result.output
