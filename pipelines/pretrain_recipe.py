@@ -87,7 +87,13 @@ def stage_pretrain(out: Path, minutes: float) -> None:
     (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
 
 
-def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[str], arms: list[str]) -> None:
+VARIANTS = {"": [], "_network": ["model.kmer_profile=off"]}
+"""Fine-tuning comparisons: ``""`` the default classification model; ``_network`` the network alone (no k-mer
+profile head), where what the backbone learned is all the model has."""
+
+
+def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[str], arms: list[str],
+                   variant: str = "") -> None:
     checkpoint = out / "pretrain" / "best.pt"
     for key in tasks:
         few = out / "data" / f"{key}.train{int(FRACTION * 100)}.h5"
@@ -97,11 +103,12 @@ def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[st
             genomix("baseline", "kmer", str(few), "-k", "4", "--out", str(folder / "baseline_kmer4.json"), "-q")
         for seed in seeds:
             for arm, options in (("scratch", []), ("pretrained", ["--init", str(checkpoint)])):
-                run = folder / f"{arm}_seed{seed}"
+                run = folder / f"{arm}{variant}_seed{seed}"
                 if arm not in arms or (run / "test_metrics.json").exists():
                     continue
                 started = time.time()
-                genomix("train", str(few), "--out", str(run), f"seed={seed}", *FINETUNE, *extra, *options, "-q")
+                genomix("train", str(few), "--out", str(run), f"seed={seed}", *FINETUNE, *VARIANTS[variant], *extra,
+                        *options, "-q")
                 (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
 
 
@@ -123,25 +130,26 @@ def stage_table(out: Path, tasks: list[str], seeds: list[int]) -> str:
                          f"({m['context_k']}) | {m['context_perplexity']:.3f} |")
         if wall is not None:
             lines.append(f"\npretraining wall time {wall:.1f} min, {history[-1]['step']} steps")
-    lines += ["", "| task | seed | n test | arm | steps | test accuracy | test ROC AUC | train min |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| task | model | seed | n test | arm | steps | test accuracy | test ROC AUC | train min |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for key in tasks:
         folder = out / key
         baseline = folder / "baseline_kmer4.json"
         if baseline.exists():
             test = json.loads(baseline.read_text())["test"]
-            lines.append(f"| {key} | - | {test.get('n')} | 4-mer baseline (20% train) | - | {test['accuracy']:.3f} | "
-                         f"{test['roc_auc']:.3f} | - |")
-        for seed in seeds:
-            for arm in ("scratch", "pretrained"):
-                run = folder / f"{arm}_seed{seed}"
-                if not (run / "test_metrics.json").exists():
-                    continue
-                metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
-                steps = json.loads((run / "config.json").read_text())["total_steps"]
-                wall = json.loads((run / "wall.json").read_text())["seconds"] / 60
-                lines.append(f"| {key} | {seed} | {metrics.get('n')} | {arm} | {steps} | {metrics['accuracy']:.3f} | "
-                             f"{metrics['roc_auc']:.3f} | {wall:.1f} |")
+            lines.append(f"| {key} | 4-mer logistic regression | - | {test.get('n')} | baseline (20% train) | - | "
+                         f"{test['accuracy']:.3f} | {test['roc_auc']:.3f} | - |")
+        for variant, model in (("", "default"), ("_network", "network alone (kmer_profile=off)")):
+            for seed in seeds:
+                for arm in ("scratch", "pretrained"):
+                    run = folder / f"{arm}{variant}_seed{seed}"
+                    if not (run / "test_metrics.json").exists():
+                        continue
+                    metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
+                    steps = json.loads((run / "config.json").read_text())["total_steps"]
+                    wall = json.loads((run / "wall.json").read_text())["seconds"] / 60
+                    lines.append(f"| {key} | {model} | {seed} | {metrics.get('n')} | {arm} | {steps} | "
+                                 f"{metrics['accuracy']:.3f} | {metrics['roc_auc']:.3f} | {wall:.1f} |")
     return "\n".join(lines)
 
 
@@ -166,6 +174,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra options for both fine-tuning arms (e.g. backbone_lr_scale=0.5)")
     parser.add_argument("--arms", default="scratch,pretrained", help="which fine-tuning arms to run")
+    parser.add_argument("--variant", choices=tuple(VARIANTS), default="",
+                        help="'' (the default model) or _network (no k-mer profile head)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "pretrain")
     args = parser.parse_args()
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -180,7 +190,7 @@ def main() -> None:
     if args.stage in ("all", "pretrain"):
         stage_pretrain(args.out, args.minutes)
     if args.stage in ("all", "finetune"):
-        stage_finetune(args.out, tasks, seeds, args.set, [a.strip() for a in args.arms.split(",")])
+        stage_finetune(args.out, tasks, seeds, args.set, [a.strip() for a in args.arms.split(",")], args.variant)
     if args.stage in ("all", "table"):
         print(stage_table(args.out, tasks, seeds))
 
