@@ -67,6 +67,17 @@ def depth_for(lengths: Tensor, n_blocks: int) -> Tensor:
     return depth.clamp(max=n_blocks)
 
 
+def window_lengths(lengths: Tensor, window: int) -> Tensor:
+    """Each sequence cut into ``ceil(L / window)`` consecutive pieces of nearly equal length (they differ by
+    at most one, none longer than ``window``): ``(B,)`` lengths -> ``(P,)`` piece lengths, in row order."""
+    lengths = lengths.to(torch.int64)
+    counts = torch.div(lengths + window - 1, window, rounding_mode="floor").clamp(min=1)
+    owner = torch.repeat_interleave(torch.arange(len(lengths), device=lengths.device), counts)
+    first = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(len(owner), device=lengths.device) - first[owner]
+    return lengths[owner] // counts[owner] + (rank < lengths[owner] % counts[owner]).to(torch.int64)
+
+
 def check_lengths(lengths: Tensor | Sequence[int] | None, n_rows: int, device: torch.device) -> Tensor:
     """Validate variable-length ``lengths`` against ``n_rows`` concatenated rows."""
     if lengths is None:
@@ -301,6 +312,12 @@ class ChordMixer(nn.Module):
         residual_init: ``'xavier'`` (published) or ``'zero'``: every block's ``fc2`` weight and the
             decoder start at zero, so each block starts as the identity and the network as a constant;
             with ``'kmer'`` embeddings and mean pooling it then starts as a linear k-mer model.
+        encoder_window: ``0`` (published: the encoder mixes each whole sequence) or ``W``: a sequence
+            longer than ``W`` goes through the encoder as ``ceil(L / W)`` consecutive pieces of nearly
+            equal length, and the decoder pools over all its positions (the embedding's k-mers and the
+            profile head still read the whole sequence). A model trained on ``W``-long windows of long
+            sequences then sees, at any length, inputs like those it was trained on. Variable-lengths
+            mode only.
 
     Shapes:
         equal lengths: ``(B, L)`` tokens or ``(B, L, C)`` values -> ``(B, output_size)``.
@@ -313,8 +330,13 @@ class ChordMixer(nn.Module):
                  hidden_size: int = 128, mlp_dropout: float = 0.0, layer_dropout: float = 0.0,
                  prenorm: str = "None", norm: str = "None", var_len: bool = False,
                  grad_checkpointing: bool | str = False, *, kmer_size: int = 4, kmer_vocab: str = "acgt",
-                 kmer_buckets: int = 4096, kmer_profile: bool = False, residual_init: str = "xavier") -> None:
+                 kmer_buckets: int = 4096, kmer_profile: bool = False, residual_init: str = "xavier",
+                 encoder_window: int = 0) -> None:
         super().__init__()
+        if encoder_window < 0 or (encoder_window and not var_len):
+            raise ValueError(f"encoder_window must be 0, or >= 1 with var_len=True; got {encoder_window} "
+                             f"(var_len={var_len})")
+        self.encoder_window = int(encoder_window)
         _check_choice("embedding_type", embedding_type, EMBEDDINGS)
         _check_choice("kmer_vocab", kmer_vocab, KMER_VOCABS)
         _check_choice("residual_init", residual_init, RESIDUAL_INITS)
@@ -376,25 +398,30 @@ class ChordMixer(nn.Module):
             self.profile.reset_parameters()
 
     def forward(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None, *,
-                profiles: Tensor | None = None) -> Tensor:
-        """Classify or regress; see the class docstring for shapes. ``profiles``: ``(B, n_kmers)`` k-mer
-        frequencies for the profile head instead of those of ``x`` (training on windows of longer
-        sequences passes the whole sequences'); only with ``kmer_profile``."""
-        if profiles is not None and self.profile is None:
-            raise ValueError("profiles are only for a model with a k-mer profile head (kmer_profile=True)")
+                profile_logits: Tensor | None = None) -> Tensor:
+        """Classify or regress; see the class docstring for shapes. ``profile_logits``: ``(B, output_size)``
+        to add in place of the profile head's output (training with a fixed, fitted head passes its
+        logits of the whole sequences, out of fold); only with ``kmer_profile``."""
+        if profile_logits is not None and self.profile is None:
+            raise ValueError("profile_logits are only for a model with a k-mer profile head (kmer_profile=True)")
         if self.var_len:
             lengths = check_lengths(lengths, x.shape[0], x.device)
         elif lengths is not None:
             raise ValueError("lengths are only for variable-lengths mode; build the model with var_len=True")
         ids = self.lookup_ids(x, lengths) if self.embedding_type != "linear" else None
-        features = self.encoder(self.embed(x, lengths, ids=ids), lengths, overwrite_input=True)
+        pieces = lengths
+        if self.encoder_window and int(lengths.max()) > self.encoder_window:
+            pieces = window_lengths(lengths, self.encoder_window)
+        features = self.encoder(self.embed(x, lengths, ids=ids), pieces, overwrite_input=True)
         if self.decoder is None:
             return features
         out = self.decoder(features, lengths)
         if self.profile is None:
             return out
         # the profile head counts the embedding's own k-mers (same k, vocabulary and buckets): computed once
-        return out + self.profile(x, lengths, ids=ids if self.embedding_type == "kmer" else None, profiles=profiles)
+        if profile_logits is not None:
+            return out + profile_logits.float()
+        return out + self.profile(x, lengths, ids=ids if self.embedding_type == "kmer" else None)
 
     def lookup_ids(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The embedding rows that integer tokens ``(...)`` look up: the tokens (``'sparse'``) or the id of

@@ -23,8 +23,8 @@ EMBEDDING_TYPES = ("auto", "sparse", "linear", "kmer")
 KMER_VOCABS = ("auto", "acgt", "hashed")
 RESIDUAL_INITS = ("zero", "xavier")
 DIFFERENCES = ("auto", "mean", "sum")
-SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "difference")
-CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "kmer_profile")
+SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "difference", "encoder_window")
+CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "kmer_profile", "encoder_window")
 """Options of :class:`~genomix.models.chordmixer.ChordMixer` that the ref/alt model does not take (its
 k-mers are exact DNA k-mers, its head reads pooled features)."""
 DEFAULT_KMER_SIZE = {"dna": 4, "bytes": 3}
@@ -59,6 +59,8 @@ class ModelConfig:
         kmer_profile: add the standardised k-mer profile head (tokens only; ``'auto'``: yes for tokens).
         residual_init: ``'zero'`` (each block starts as the identity, the decoder at zero) or
             ``'xavier'`` (published).
+        encoder_window: ChordMixer only: longer sequences go through the encoder in pieces of at most this
+            many positions (0: whole; -1: the training window when training on windows, else 0).
         difference: ref/alt variant model only: ``'sum'`` (the head reads the difference of the
             windows' summed features), ``'mean'`` (published: of their means) or ``'auto'`` (``'sum'``).
 
@@ -80,6 +82,7 @@ class ModelConfig:
     kmer_profile: str = _choice("auto", ("auto", "on", "off"))
     residual_init: str = _choice("zero", RESIDUAL_INITS)
     difference: str = _choice("auto", DIFFERENCES)
+    encoder_window: int = _bounded(-1, low=-1)
 
     def backbone_kwargs(self) -> dict[str, Any]:
         """The options that go to the model's constructor unchanged (all but :data:`SIZED`)."""
@@ -124,7 +127,8 @@ class ModelConfig:
         profile = self.kmer_profile == "on" or (self.kmer_profile == "auto" and tokens)
         kmers = {"kmer_size": self.kmer_size or DEFAULT_KMER_SIZE.get(alphabet, 3), "kmer_vocab": kmer_vocab,
                  "kmer_profile": bool(profile)}
-        return {**sized, "embedding_type": embedding, "decoder": "linear", **backbone, **kmers, "var_len": True}
+        return {**sized, "embedding_type": embedding, "decoder": "linear", **backbone, **kmers, "var_len": True,
+                "encoder_window": max(self.encoder_window, 0)}
 
 
 def validate(config: ModelConfig, *, prefix: str = "model.") -> list[str]:

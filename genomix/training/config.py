@@ -60,6 +60,8 @@ class TrainConfig:
             training as the k-mer baseline (train, C chosen on valid, the whole sequences' profiles) and
             keep it fixed, so the network learns only what the k-mer profile misses (``on`` without a
             head is an error); ``off``: it starts at zero and trains with the network on each batch's k-mers.
+        profile_folds: with ``profile_fit``, training adds the network to the head's out-of-fold logits
+            of each training sequence, from this many folds (0: the fitted head's own logits).
         lr: peak learning rate (after warm-up).
         min_lr: learning rate at the end of the cosine decay.
         decoder_lr_scale: the decoder's learning rate is ``lr * decoder_lr_scale`` (its pooled inputs
@@ -100,6 +102,7 @@ class TrainConfig:
     train_crop: int = -1
     reverse_complement: str = "auto"
     profile_fit: str = "auto"
+    profile_folds: int = 5
     lr: float = 2e-3
     min_lr: float = 1e-5
     decoder_lr_scale: float = 10.0
@@ -210,6 +213,8 @@ def validate(config: TrainConfig) -> list[str]:
           f"reverse_complement should be one of {', '.join(REVERSE_COMPLEMENT)}, got {config.reverse_complement!r}")
     check(config.profile_fit in PROFILE_FIT,
           f"profile_fit should be one of {', '.join(PROFILE_FIT)}, got {config.profile_fit!r}")
+    check(config.profile_folds == 0 or config.profile_folds >= 2,
+          f"profile_folds should be 0 or >= 2, got {config.profile_folds}")
     check(config.pool_size >= 1, f"pool_size should be >= 1, got {config.pool_size}")
     check(config.lr > 0, f"lr should be > 0, got {config.lr}")
     check(0 <= config.min_lr <= config.lr, f"min_lr should be in [0, lr], got {config.min_lr}")

@@ -34,7 +34,7 @@ from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
 from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
-from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics, whole_profiles
+from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
 from genomix.training.tasks import make_task
 
@@ -118,7 +118,7 @@ class Trainer:
         if resume_payload is None and config.init:  # fine-tuning: the pretrained backbone, a new decoder
             loaded = load_backbone(self.model, config.init, dataset=self.dataset)
             logger.info("loaded %d backbone tensors from %s", len(loaded), config.init)
-        self.train_profiles = self._prepare_profile_head(fresh=resume_payload is None)
+        self.train_profile_logits = self._prepare_profile_head(fresh=resume_payload is None)
         self.backbone = backbone_parameters(self.model)
         self.optimizer = torch.optim.AdamW(
             _parameter_groups(self.model, weight_decay=config.weight_decay, decoder_lr_scale=config.decoder_lr_scale,
@@ -145,27 +145,27 @@ class Trainer:
             self._load_train_state(resume_payload)
 
     def _prepare_profile_head(self, *, fresh: bool) -> torch.Tensor | None:
-        """Standardise the k-mer profile head (new runs) and, with ``profile_fit``, fit it as the k-mer
-        baseline and freeze it; returns the whole training sequences' profiles it then reads (None when
-        the head trains on the batches' own k-mers, or there is none)."""
+        """Standardise the k-mer profile head and, with ``profile_fit``, fit it as the k-mer baseline and
+        freeze it; returns the logits training adds for each training sequence in its place (out of fold;
+        None when the head trains on the batches' own k-mers, or there is none). Deterministic, so a
+        resumed run refits the same head (its saved weights are then loaded over it)."""
         head = getattr(self.model, "profile", None)
         mode = self.config.profile_fit
         if head is None:
             if mode == "on":
                 raise ConfigError("profile_fit=on needs a model with a k-mer profile head (model.kmer_profile)")
             return None
-        profiles = fit_profile_statistics(self.model, self.dataset) if fresh else None
+        profiles = fit_profile_statistics(self.model, self.dataset)
         if mode == "off":
             return None
+        fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles, seed=self.config.seed,
+                                  folds=self.config.profile_folds)
         if fresh:
-            fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles,
-                                      seed=self.config.seed)
-            logger.info("k-mer profile head fitted as the k-mer baseline (C=%g, valid %s %.4f) and kept fixed",
-                        fitted["C"], fitted["metric"], fitted["valid"])
-        else:
-            profiles = whole_profiles(head, self.train_split)
+            logger.info("k-mer profile head fitted as the k-mer baseline (C=%g, valid %s %.4f) and kept fixed; "
+                        "training adds the network to its %s logits", fitted["C"], fitted["metric"], fitted["valid"],
+                        f"{fitted['folds']}-fold out-of-fold" if fitted["folds"] else "own")
         head.requires_grad_(False)
-        return profiles.to(self.context.device)
+        return fitted["train_logits"].to(self.context.device)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -315,7 +315,8 @@ class Trainer:
                 is_step = micro == config.grad_accum or self.sampler.position == n_batches
                 sync = contextlib.nullcontext() if is_step or not self.context.distributed else self.ddp_model.no_sync()
                 with sync:
-                    extra = {} if self.train_profiles is None else {"profiles": self.train_profiles[indices]}
+                    extra = ({} if self.train_profile_logits is None
+                             else {"profile_logits": self.train_profile_logits[indices]})
                     with _autocast(self.context.device, config.precision):
                         outputs = self.ddp_model(*inputs, **extra)
                     loss = self.task.loss(outputs, labels)

@@ -4,7 +4,8 @@ Why: the k-mer baseline (a linear model of standardised k-mer frequencies, regul
 valid) is what the network must at least match. Fitted in closed form on the whole training sequences
 and then kept fixed (``TrainConfig.profile_fit``), the head *is* that baseline, so the network starts
 where the baseline ends and its blocks and decoder (zero-initialised) learn only what the k-mer profile
-misses: order, motifs, position. Trained jointly from zero on 4-kb training windows instead, the head
+misses: order, motifs, position. In training the network is added to the head's *out-of-fold* logits
+(see :func:`fit_profile_head`), so it learns from the baseline's errors on sequences it was not fitted on. Trained jointly from zero on 4-kb training windows instead, the head
 saw noisy window profiles standardised by whole-genome statistics, its losses spiked (10-40 on single
 batches) and it stayed short of the baseline on long genomes (docs/quality.md).
 
@@ -57,25 +58,60 @@ def fit_profile_statistics(model: torch.nn.Module, dataset: Any) -> torch.Tensor
     return profiles
 
 
+def _estimator(classification: bool, c: float, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    return LogisticRegression(C=c, max_iter=3000, random_state=seed) if classification else Ridge(alpha=1.0 / c)
+
+
+def _fit(estimator: Any, x: np.ndarray, y: np.ndarray) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimator.fit(x, y)
+
+
+def _logits(estimator: Any, x: np.ndarray, *, classification: bool, output_size: int) -> np.ndarray:
+    """``(n, output_size)`` outputs of a fitted estimator as the head's logits (classification:
+    log-probabilities, a class absent from its training data far below the others)."""
+    if not classification:
+        return estimator.predict(x).reshape(len(x), output_size)
+    with np.errstate(divide="ignore"):
+        log_probabilities = estimator.predict_log_proba(x)
+    out = np.full((len(x), output_size), 0.0)
+    out[:] = log_probabilities.min(axis=1, keepdims=True) + _ABSENT_CLASS_LOGIT
+    out[:, estimator.classes_] = log_probabilities
+    return out
+
+
+def _is_classification(task: Any) -> bool:
+    return getattr(task, "inner", task).name == "classification"
+
+
 @torch.no_grad()
 def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_profiles: torch.Tensor,
-                     c_grid: tuple[float, ...] = C_GRID, seed: int = 0) -> dict[str, Any]:
-    """Set the profile head's linear layer to the k-mer baseline fitted on train, C chosen on valid.
+                     c_grid: tuple[float, ...] = C_GRID, seed: int = 0, folds: int = 5) -> dict[str, Any]:
+    """Set the profile head's linear layer to the k-mer baseline fitted on train, C chosen on valid, and
+    return the logits that training should add for each training sequence.
 
     Classification: multinomial logistic regression (two classes: the logit difference split evenly
     between the two outputs, so the softmax equals the fitted sigmoid); classes absent from train get a
     logit far below the others. Regression: ridge (``alpha = 1 / C``) on the task's standardised targets.
     The head's standardisation must be fitted already (:func:`fit_profile_statistics`).
 
-    Returns:
-        ``{"C", "valid": the chosen fit's valid metric, "metric"}`` for the log and ``config.json``.
-    """
-    from sklearn.linear_model import LogisticRegression, Ridge
+    The logits for training are *out of fold* (``folds`` > 1: each sequence's from a fit on the other
+    folds, same C): on its own training data a near-separable linear model is almost always right and
+    confident, which leaves the network nothing to learn; out of fold, its training logits err where it
+    errs on new sequences, and the network learns to correct that. ``folds=0``: the fitted head's own.
 
+    Returns:
+        ``{"C", "metric", "valid": the chosen fit's valid metric, "folds", "train_logits": (n_train,
+        output_size) float32 tensor}``.
+    """
     from genomix.training.metrics import classification_metrics
 
     head = model.profile
-    classification = task.name == "classification" or getattr(task, "inner", task).name == "classification"
+    classification = _is_classification(task)
+    output_size = head.linear.out_features
     scale = lambda profiles: ((profiles.double() - head.mean.double()) / head.scale.double()).numpy()  # noqa: E731
     x_train = scale(train_profiles)
     x_valid = scale(whole_profiles(head, dataset.split("valid")))
@@ -83,20 +119,12 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
     y_valid = task.labels_tensor(np.asarray(dataset.split("valid").labels)).numpy()
     best: tuple[float, float, Any] | None = None
     for c in c_grid:
+        estimator = _fit(_estimator(classification, c, seed), x_train, y_train)
+        outputs = _logits(estimator, x_valid, classification=classification, output_size=output_size)
         if classification:
-            estimator = LogisticRegression(C=c, max_iter=3000, random_state=seed)
+            score = classification_metrics(y_valid, torch.softmax(torch.from_numpy(outputs), 1).numpy()).get("roc_auc")
         else:
-            estimator = Ridge(alpha=1.0 / c)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            estimator.fit(x_train, y_train)
-        if classification:
-            probabilities = np.zeros((len(x_valid), task.output_size))
-            probabilities[:, estimator.classes_] = estimator.predict_proba(x_valid)
-            score = classification_metrics(y_valid, probabilities).get("roc_auc")
-        else:
-            score = -float(np.mean((estimator.predict(x_valid).reshape(len(x_valid), -1)
-                                    - y_valid.reshape(len(x_valid), -1)) ** 2))
+            score = -float(np.mean((outputs - y_valid.reshape(len(x_valid), -1)) ** 2))
         score = -np.inf if score is None or not np.isfinite(score) else float(score)
         logger.info("k-mer profile head: C=%g valid %s %.4f", c, "roc_auc" if classification else "-mse", score)
         if best is None or score > best[0]:
@@ -119,7 +147,32 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
         bias.copy_(intercept.reshape(bias.shape))
     head.linear.weight.copy_(weight)
     head.linear.bias.copy_(bias)
-    return {"C": c, "metric": "roc_auc" if classification else "neg_mse", "valid": score}
+    if folds > 1 and len(x_train) >= 2 * folds:
+        train_logits = out_of_fold_logits(x_train, y_train, classification=classification, c=c, seed=seed,
+                                          folds=folds, output_size=output_size)
+    else:
+        folds = 0
+        train_logits = head.linear(torch.from_numpy(x_train).to(head.linear.weight.dtype)).double().numpy()
+    return {"C": c, "metric": "roc_auc" if classification else "neg_mse", "valid": score, "folds": folds,
+            "train_logits": torch.from_numpy(train_logits).float()}
 
 
-__all__ = ["C_GRID", "fit_profile_head", "fit_profile_statistics", "whole_profiles"]
+def out_of_fold_logits(x: np.ndarray, y: np.ndarray, *, classification: bool, c: float, seed: int, folds: int,
+                       output_size: int) -> np.ndarray:
+    """``(n, output_size)``: each row's logits from the linear model fitted on the other folds
+    (stratified for classification, seeded)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    splitter = (StratifiedKFold if classification else KFold)(n_splits=folds, shuffle=True, random_state=seed)
+    out = np.zeros((len(x), output_size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a class with fewer members than folds
+        for fit_rows, held_out in splitter.split(x, y if classification else None):
+            if classification and len(np.unique(y[fit_rows])) < 2:
+                raise ValueError("a fold holds one class only; use fewer folds")
+            estimator = _fit(_estimator(classification, c, seed), x[fit_rows], y[fit_rows])
+            out[held_out] = _logits(estimator, x[held_out], classification=classification, output_size=output_size)
+    return out
+
+
+__all__ = ["C_GRID", "fit_profile_head", "fit_profile_statistics", "out_of_fold_logits", "whole_profiles"]

@@ -78,11 +78,13 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
     """``config`` (a :class:`~genomix.training.config.TrainConfig`) with its "auto" values sized from ``dataset``.
 
     * ``train_crop=-1``: :data:`AUTO_CROP` when the longest training sequence is longer than twice that
-      (never for ``variant_effect`` pairs), else 0; ``model.max_seq_len=0`` then becomes the crop.
+      (never for ``variant_effect`` pairs), else 0; ``model.max_seq_len=0`` then becomes the crop, and
+      ``model.encoder_window=-1`` the crop too (0 without one).
     * ``epochs=0``: enough epochs for about :data:`TARGET_STEPS` optimizer steps (1 to
       :data:`MAX_AUTO_EPOCHS`).
-    * ``eval_every=-1``: about :data:`AUTO_EVALUATIONS` evaluations per run (0, at each epoch's end, when
-      epochs are that long or longer).
+    * ``eval_every=-1``: about :data:`AUTO_EVALUATIONS` evaluations per run, every
+      ``ceil(total steps / AUTO_EVALUATIONS)`` steps (also inside long epochs: a run of one long epoch
+      still chooses ``best.pt`` among about ten), and after the last step.
     * ``reverse_complement='auto'``: ``on`` for DNA sequences, ``off`` otherwise (and for ref/alt pairs).
 
     Raises:
@@ -96,6 +98,8 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
     model = config.model
     if crop and not model.max_seq_len:
         model = dataclasses.replace(model, max_seq_len=crop)
+    if model.encoder_window < 0:  # the network then sees, at any length, pieces like its training windows
+        model = dataclasses.replace(model, encoder_window=crop)
     epochs = config.epochs
     tokens = int(batch_reader(dataset, train_crop=crop).sizes(dataset.split("train"), crop=crop).sum())
     steps_per_epoch = max(1, math.ceil(tokens / (config.max_tokens * config.grad_accum)))
@@ -104,7 +108,7 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
     eval_every = config.eval_every
     if eval_every < 0:
         total = steps_per_epoch * epochs
-        eval_every = 0 if steps_per_epoch * AUTO_EVALUATIONS >= total else math.ceil(total / AUTO_EVALUATIONS)
+        eval_every = math.ceil(total / AUTO_EVALUATIONS)
     rc = config.reverse_complement
     strands = dataset.alphabet == "dna" and not pairs
     if rc == "auto":

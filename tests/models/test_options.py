@@ -129,3 +129,48 @@ def test_the_profile_statistics_travel_with_the_weights():
 def test_bad_options_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         _model(**kwargs)
+
+
+@pytest.mark.parametrize("length, window", [(1, 4), (4, 4), (5, 4), (17, 4), (64, 16), (100, 7), (4096, 4096),
+                                            (15_001, 4096)])
+def test_window_lengths_cut_nearly_equal_pieces(length, window):
+    from genomix.models.chordmixer import window_lengths
+
+    pieces = window_lengths(torch.tensor([length, 3]), window)
+    mine = pieces[:-1] if length > 0 else pieces
+    assert int(mine.sum()) == length and int(pieces[-1]) == min(3, 3)
+    assert len(mine) == -(-length // window) and int(mine.max()) <= window and int(mine.max() - mine.min()) <= 1
+
+
+def test_a_windowed_encoder_averages_its_pieces():
+    """With single-token embeddings a long sequence's output is the length-weighted mean of the outputs of
+    its pieces, each run alone (the decoder is affine in the pooled mean)."""
+    from genomix.models.chordmixer import window_lengths
+
+    model = _perturb(_model(embedding_type="sparse", kmer_profile=False, encoder_window=16)).eval()
+    whole = _perturb(_model(embedding_type="sparse", kmer_profile=False)).eval()
+    whole.load_state_dict(model.state_dict())
+    rng = np.random.default_rng(3)
+    tokens = torch.from_numpy(rng.integers(1, 7, 50))
+    pieces = window_lengths(torch.tensor([50]), 16)
+    with torch.no_grad():
+        alone = [whole(part, part.new_tensor([len(part)])) for part in torch.split(tokens, pieces.tolist())]
+        expected = sum(out * (len(part) / 50) for out, part in zip(alone, torch.split(tokens, pieces.tolist())))
+        torch.testing.assert_close(model(tokens, torch.tensor([50])), expected, atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(whole(tokens, torch.tensor([50])), expected, atol=1e-3)  # windows change it
+
+
+def test_a_windowed_model_is_batch_invariant_and_equal_to_the_whole_model_on_short_inputs():
+    model = _perturb(_model(encoder_window=16)).eval()
+    whole = _model()
+    whole.load_state_dict(model.state_dict())
+    whole.eval()
+    tokens, lengths = _sequences()  # lengths 17, 1, 64, 5, 40: three longer than the window
+    with torch.no_grad():
+        batch = model(tokens, lengths)
+        for i, part in enumerate(torch.split(tokens, lengths.tolist())):
+            torch.testing.assert_close(model(part, lengths[i:i + 1])[0], batch[i], atol=1e-5, rtol=1e-5)
+        short = lengths <= 16
+        torch.testing.assert_close(batch[short], whole(tokens, lengths)[short], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="encoder_window"):
+        _model(encoder_window=8, var_len=False)

@@ -13,11 +13,10 @@ from genomix.datasets.store import SplitArrays, open_dataset, write_dataset
 from genomix.errors import ConfigError
 from genomix.models import build_model
 from genomix.models.config import ModelConfig
-from genomix.models.kmers import KmerProfileHead
 from genomix.training import baseline
 from genomix.training.config import load_config
 from genomix.training.loop import train
-from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics, whole_profiles
+from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics
 from genomix.training.sizing import model_kwargs_for
 from genomix.training.tasks import make_task
 
@@ -91,19 +90,47 @@ def test_two_classes_and_a_class_absent_from_train(tmp_path):
     assert ours[:, 2].max() < 1e-9
 
 
-def test_the_model_takes_profiles_instead_of_counting(orchid_h5):
+def test_the_model_adds_given_profile_logits_instead_of_its_head(orchid_h5):
     dataset, model, _ = _fitted(orchid_h5)
     split = dataset.split("valid")
     tokens, lengths = split.read_many(np.arange(6))
     tokens, lengths = torch.from_numpy(np.asarray(tokens).astype(np.int64)), torch.as_tensor(np.asarray(lengths))
-    profiles = whole_profiles(model.profile, split)[:6]
     with torch.no_grad():
-        torch.testing.assert_close(model(tokens, lengths, profiles=profiles), model(tokens, lengths))
-        other = model(tokens, lengths, profiles=profiles.flip(0))
-    assert not torch.allclose(other, model(tokens, lengths).detach())
+        head = model.profile(tokens, lengths)
+        torch.testing.assert_close(model(tokens, lengths, profile_logits=head), model(tokens, lengths))
+        shifted = model(tokens, lengths, profile_logits=head + 1.5)
+        torch.testing.assert_close(shifted, model(tokens, lengths) + 1.5)
     published = build_model({**model_kwargs_for(dataset, ModelConfig(kmer_profile="off"), output_size=5)})
     with pytest.raises(ValueError, match="profile head"):
-        published(tokens, lengths, profiles=profiles)
+        published(tokens, lengths, profile_logits=head)
+
+
+def test_training_logits_are_out_of_fold(orchid_h5):
+    """Each training sequence's logits come from a fit without it: equal to an independent fold-by-fold
+    scikit-learn fit, and worse on train than the full fit's own (which has seen every sequence)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    dataset = open_dataset(orchid_h5)
+    task = make_task(dataset)
+    model = build_model(model_kwargs_for(dataset, ModelConfig(), output_size=task.output_size))
+    profiles = fit_profile_statistics(model, dataset)
+    report = fit_profile_head(model, dataset, task, train_profiles=profiles, folds=3)
+    x = ((profiles.double() - model.profile.mean.double()) / model.profile.scale.double()).numpy()
+    y = np.asarray(dataset.split("train").labels)
+    expected = np.zeros(report["train_logits"].shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fit_rows, held in StratifiedKFold(3, shuffle=True, random_state=0).split(x, y):
+            lr = LogisticRegression(C=report["C"], max_iter=3000, random_state=0).fit(x[fit_rows], y[fit_rows])
+            probabilities = np.zeros((len(held), expected.shape[1]))
+            probabilities[:, lr.classes_] = lr.predict_proba(x[held])
+            expected[held] = probabilities
+    ours = torch.softmax(report["train_logits"].double(), 1).numpy()
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
+    own = fit_profile_head(model, dataset, task, train_profiles=profiles, folds=0)["train_logits"]
+    own_loss = torch.nn.functional.cross_entropy(own, torch.as_tensor(y))
+    assert torch.nn.functional.cross_entropy(report["train_logits"], torch.as_tensor(y)) > own_loss
 
 
 def _long_two_class(path, length=1200):
@@ -118,27 +145,31 @@ def _long_two_class(path, length=1200):
     return path
 
 
-def test_training_keeps_the_head_fixed_and_feeds_it_whole_sequences(tmp_path, monkeypatch):
+def test_training_keeps_the_head_fixed_and_adds_its_whole_sequence_logits(tmp_path, monkeypatch):
+    from genomix.models.chordmixer import ChordMixer
+
     path = _long_two_class(tmp_path / "long.h5")
     seen = []
-    forward = KmerProfileHead.forward
+    forward = ChordMixer.forward
 
-    def spy(self, tokens, lengths, *, ids=None, profiles=None):
+    def spy(self, x, lengths=None, *, profile_logits=None):
         if self.training:
-            seen.append((profiles, lengths))
-        return forward(self, tokens, lengths, ids=ids, profiles=profiles)
+            seen.append((profile_logits, lengths))
+        return forward(self, x, lengths, profile_logits=profile_logits)
 
-    monkeypatch.setattr(KmerProfileHead, "forward", spy)
-    overrides = [*TINY, "epochs=2", "train_crop=200", "eval_every=0", "seed=0"]
+    monkeypatch.setattr(ChordMixer, "forward", spy)
+    overrides = [*TINY, "epochs=2", "train_crop=200", "eval_every=0", "seed=0", "profile_folds=2"]
     train(path, out_dir=tmp_path / "run", config=load_config(None, overrides), device="cpu")
-    assert seen and all(profiles is not None for profiles, _ in seen)
+    assert seen and all(logits is not None for logits, _ in seen)
     assert all(int(lengths.max()) <= 200 for _, lengths in seen)  # the network read windows ...
-    whole = whole_profiles(KmerProfileHead(2, k=4, vocab="acgt"), open_dataset(path).split("train"))
-    assert all(any(torch.equal(row, w) for w in whole) for profiles, _ in seen for row in profiles)  # ... the head whole genomes
-    _, fitted, _ = _fitted(path)
+    dataset, fitted, _ = _fitted(path)
+    head = fitted.profile
+    profiles = fit_profile_statistics(fitted, dataset)
+    oof = fit_profile_head(fitted, dataset, make_task(dataset), train_profiles=profiles, folds=2)["train_logits"]
+    assert all(any(torch.equal(row, o) for o in oof) for logits, _ in seen for row in logits)  # ... the head whole ones
     state = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["model_state"]
     for name in ("weight", "bias"):
-        torch.testing.assert_close(state[f"profile.linear.{name}"], getattr(fitted.profile.linear, name).detach())
+        torch.testing.assert_close(state[f"profile.linear.{name}"], getattr(head.linear, name).detach())
 
 
 def test_profile_fit_on_needs_a_profile_head(tmp_path):

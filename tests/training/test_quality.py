@@ -46,6 +46,7 @@ def test_the_schedule_is_sized_from_the_dataset(orchid_h5):
     tokens = int(np.asarray(dataset.split("train").lengths).sum())
     steps_per_epoch = -(-tokens // config.max_tokens)
     assert config.train_crop == 0 and config.model.max_seq_len == 0  # orchids are short: no windows
+    assert config.model.encoder_window == 0
     assert config.epochs == min(200, round(TARGET_STEPS / steps_per_epoch))
     assert config.eval_every > 0 and config.reverse_complement == "on"
     explicit = resolve_schedule(dataset, load_config(None, ["epochs=3", "train_crop=0", "eval_every=0",
@@ -66,6 +67,7 @@ def test_long_sequences_train_on_windows_of_auto_crop(tmp_path):
                   vocab={letter: i + 1 for i, letter in enumerate("ACGTN")}, classes=["x", "y"], provenance={})
     config = resolve_schedule(open_dataset(path), load_config(None, []))
     assert config.train_crop == AUTO_CROP and config.model.max_seq_len == AUTO_CROP
+    assert config.model.encoder_window == AUTO_CROP  # at any length the network sees pieces like its windows
 
 
 def test_reverse_complement_reads_either_strand(orchid_h5):
