@@ -146,9 +146,11 @@ def format_summary(summary: dict) -> str:
 # Builders of other task families live in their own modules; they register here.
 from genomix.cli.build_tasks import adding, listops, text  # noqa: E402
 from genomix.cli.build_variants import variant_effect  # noqa: E402
+from genomix.cli.build_intervals import intervals  # noqa: E402
 
 for _command in (adding, listops, text, variant_effect):
     build_dataset.add_command(_command)
+build_dataset.add_command(intervals)
 
 from genomix.cli.pretrain import pretrain_dataset  # noqa: E402
 

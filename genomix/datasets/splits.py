@@ -82,6 +82,28 @@ def merge_groups(*keys: Sequence[Hashable | None]) -> np.ndarray:
     return np.array([numbers.setdefault(root, len(numbers)) for root in roots], dtype=np.int64)
 
 
+def overlap_groups(spans: Sequence[tuple[Hashable, int, int]]) -> list[int]:
+    """Component number per span: spans that overlap on one contig, directly or through a chain, share one.
+
+    Args:
+        spans: ``(contig, start, end)`` per item, half-open (touching spans do not overlap).
+
+    Returns:
+        ``n`` component numbers (usable as a key of :func:`merge_groups`).
+    """
+    order = sorted(range(len(spans)), key=lambda i: (str(spans[i][0]), spans[i][1]))
+    component = [0] * len(spans)
+    current, chrom, reach = -1, None, -1
+    for i in order:
+        span_chrom, start, end = spans[i]
+        if span_chrom != chrom or start >= reach:
+            current += 1
+            chrom, reach = span_chrom, end
+        reach = max(reach, end)
+        component[i] = current
+    return component
+
+
 def split_indices(
     labels: Sequence[Hashable],
     fractions: Sequence[float],

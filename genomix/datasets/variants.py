@@ -42,7 +42,7 @@ import numpy as np
 
 from genomix.alphabet import DNA
 from genomix.datasets.provenance import make_provenance
-from genomix.datasets.splits import SPLIT_NAMES, check_fractions, merge_groups, split_indices
+from genomix.datasets.splits import SPLIT_NAMES, check_fractions, merge_groups, overlap_groups, split_indices
 from genomix.datasets.store import SplitArrays, write_dataset
 from genomix.datasets.variant_labels import assign_labels, is_missing, parse_label_map
 from genomix.datasets.variant_windows import Locus, VariantLocator, check_window
@@ -280,27 +280,12 @@ def _groups(items: _Items, specs: list[str], *, window: int) -> np.ndarray:
     info_column = 0
     for spec in specs:
         if spec == "window":
-            keys.append(_window_components(items.spans))
+            keys.append(overlap_groups(items.spans))
         else:
             keys.append([None if is_missing(v[info_column]) else ("info", spec, str(v[info_column]))
                          for v in items.group_values])
             info_column += 1
     return merge_groups(*keys)
-
-
-def _window_components(spans: list[tuple[str, int, int]]) -> list[int]:
-    """Component number per item: items whose windows overlap (transitively) share one."""
-    order = sorted(range(len(spans)), key=lambda i: (spans[i][0], spans[i][1]))
-    component = [0] * len(spans)
-    current, chrom, reach = -1, None, -1
-    for i in order:
-        span_chrom, start, end = spans[i]
-        if span_chrom != chrom or start >= reach:
-            current += 1
-            chrom, reach = span_chrom, end
-        reach = max(reach, end)
-        component[i] = current
-    return component
 
 
 def _warn_empty_splits(parts: dict[str, np.ndarray], fractions, *, n_groups: int) -> None:

@@ -8,7 +8,8 @@ directly (nothing to rename or remove).
 
 Formats (see :data:`FORMATS`): ``.tsv``/``.txt`` one row per record
 (:class:`genomix.io.tsv_writer.TsvPredictionWriter`), ``.bed`` one line per window
-(:class:`genomix.io.bed.BedPredictionWriter`).
+(:class:`genomix.io.bed.BedPredictionWriter`), or one line per region for region input
+(:class:`genomix.io.bed.RegionBedWriter`, chosen with ``regions=True``).
 
 numpy only; no torch.
 """
@@ -39,6 +40,9 @@ FORMATS = {".tsv": "genomix.io.tsv_writer:TsvPredictionWriter",
            ".txt": "genomix.io.tsv_writer:TsvPredictionWriter",
            ".bed": "genomix.io.bed:BedPredictionWriter"}
 """Suffix -> ``module:class`` of the writer."""
+
+REGION_FORMATS = {**FORMATS, ".bed": "genomix.io.bed:RegionBedWriter"}
+"""The same for per-region predictions: ``.bed`` writes one line per region, the TSV is unchanged."""
 
 
 @dataclass(frozen=True)
@@ -74,38 +78,65 @@ class RecordPrediction:
     windows: list[WindowPrediction] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RegionPrediction(RecordPrediction):
+    """The prediction for one region of a reference (``genomix annotate --regions``).
+
+    ``id`` is the region's id (``chrom:start-end``, with ``(+)``/``(-)`` when stranded), ``length`` the
+    bases scored and ``probabilities`` the region's class probabilities, as for a record; the other
+    attributes are the region as the input BED gave it.
+
+    Attributes:
+        chrom: the contig as written in the BED file.
+        region_start: 0-based start of the region.
+        region_end: its end (exclusive).
+        name: the BED name, or ``None``.
+        strand: ``+``, ``-`` or ``.``.
+    """
+
+    chrom: str = ""
+    region_start: int = 0
+    region_end: int = 0
+    name: str | None = None
+    strand: str = "."
+
+
 def clean_field(text: str) -> str:
     """A class name or id made safe for one tab-separated field (whitespace becomes ``_``)."""
     return "_".join(str(text).split()) or "_"
 
 
-def writer_class_path(path: str | os.PathLike, *, default: str) -> str:
+def writer_class_path(path: str | os.PathLike, *, default: str, regions: bool = False) -> str:
     """The ``module:class`` of the writer for ``path`` (``default`` suffix for ``-``).
+
+    Args:
+        regions: per-region predictions (:data:`REGION_FORMATS`) rather than per-record ones.
 
     Raises:
         ConfigError: an unknown suffix, listing the known ones.
     """
     text = str(path)
+    formats = REGION_FORMATS if regions else FORMATS
     suffix = default if text == STDOUT else Path(text).suffix.lower()
-    if suffix not in FORMATS:
+    if suffix not in formats:
         raise ConfigError(f"cannot write predictions to {text}: the name should end with one of "
-                          f"{', '.join(FORMATS)} (or be '-' for standard output)")
-    return FORMATS[suffix]
+                          f"{', '.join(formats)} (or be '-' for standard output)")
+    return formats[suffix]
 
 
-def check_output_path(path: str | os.PathLike, *, default: str) -> None:
+def check_output_path(path: str | os.PathLike, *, default: str, regions: bool = False) -> None:
     """Raise before any work starts unless predictions can be written to ``path``.
 
     Raises:
         ConfigError: an unknown suffix, or a path that is a directory.
     """
-    writer_class_path(path, default=default)
+    writer_class_path(path, default=default, regions=regions)
     if str(path) != STDOUT and Path(path).is_dir():
         raise ConfigError(f"cannot write predictions to {path}: it is a directory; expected a file name")
 
 
 def open_prediction_writer(path: str | os.PathLike, *, classes: Sequence[str], default: str = ".tsv",
-                           header: Sequence[str] = ()) -> PredictionWriter:
+                           header: Sequence[str] = (), regions: bool = False) -> PredictionWriter:
     """The writer for ``path``, chosen by its suffix.
 
     Args:
@@ -113,11 +144,12 @@ def open_prediction_writer(path: str | os.PathLike, *, classes: Sequence[str], d
         classes: the model's class names, in output order.
         default: the format of ``-`` (``.tsv`` or ``.bed``).
         header: extra comment lines for the file's header (e.g. the command line).
+        regions: the records are :class:`RegionPrediction` objects (``.bed`` writes one line per region).
 
     Raises:
         ConfigError: an unknown suffix.
     """
-    module_name, class_name = writer_class_path(path, default=default).split(":")
+    module_name, class_name = writer_class_path(path, default=default, regions=regions).split(":")
     writer_class = getattr(importlib.import_module(module_name), class_name)
     return writer_class(path, classes=classes, header=header)
 

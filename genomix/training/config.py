@@ -64,8 +64,9 @@ class TrainConfig:
             of each training sequence, from this many folds (0: the fitted head's own logits).
         lr: peak learning rate (after warm-up).
         min_lr: learning rate at the end of the cosine decay.
-        decoder_lr_scale: the decoder's learning rate is ``lr * decoder_lr_scale`` (its pooled inputs
-            differ little between classes, so it needs larger weights than the blocks).
+        decoder_lr_scale: the decoder's (and k-mer profile head's) learning rate is ``lr * decoder_lr_scale``;
+            0 = sized from the task: 10 for ChordMixer (its pooled inputs differ little between classes),
+            1 for the ref/alt variant head (its summed window differences are large already).
         warmup_fraction: fraction of all optimizer steps spent warming up linearly from 0.
         weight_decay: AdamW weight decay (not applied to biases, norms and embeddings).
         grad_clip: clip the global gradient norm to this (0 = off).
@@ -105,7 +106,7 @@ class TrainConfig:
     profile_folds: int = 5
     lr: float = 2e-3
     min_lr: float = 1e-5
-    decoder_lr_scale: float = 10.0
+    decoder_lr_scale: float = 0.0
     warmup_fraction: float = 0.05
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -218,7 +219,7 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.pool_size >= 1, f"pool_size should be >= 1, got {config.pool_size}")
     check(config.lr > 0, f"lr should be > 0, got {config.lr}")
     check(0 <= config.min_lr <= config.lr, f"min_lr should be in [0, lr], got {config.min_lr}")
-    check(config.decoder_lr_scale > 0, f"decoder_lr_scale should be > 0, got {config.decoder_lr_scale}")
+    check(config.decoder_lr_scale >= 0, f"decoder_lr_scale should be > 0 (0: sized from the task), got {config.decoder_lr_scale}")
     check(0 <= config.warmup_fraction < 1, f"warmup_fraction should be in [0, 1), got {config.warmup_fraction}")
     check(config.weight_decay >= 0, f"weight_decay should be >= 0, got {config.weight_decay}")
     check(config.grad_clip >= 0, f"grad_clip should be >= 0, got {config.grad_clip}")

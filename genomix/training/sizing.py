@@ -30,6 +30,10 @@ AUTO_CROP = 4096
 """Window length of ``train_crop=-1`` for datasets whose longest training sequence is more than twice
 this: as good as 8,192-bp windows on Insects at twice the steps per minute (docs/quality.md)."""
 AUTO_EVALUATIONS = 10
+DECODER_LR_SCALE = 10.0
+"""``decoder_lr_scale=0`` for ChordMixer: its decoder reads pooled means that differ little between classes."""
+PAIR_DECODER_LR_SCALE = 1.0
+"""``decoder_lr_scale=0`` for the ref/alt variant model: its head reads summed window differences."""
 
 
 def model_kwargs_for(dataset: Any, model_config: ModelConfig, *, output_size: int) -> dict[str, Any]:
@@ -86,6 +90,8 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
       ``ceil(total steps / AUTO_EVALUATIONS)`` steps (also inside long epochs: a run of one long epoch
       still chooses ``best.pt`` among about ten), and after the last step.
     * ``reverse_complement='auto'``: ``on`` for DNA sequences, ``off`` otherwise (and for ref/alt pairs).
+    * ``decoder_lr_scale=0``: :data:`DECODER_LR_SCALE`, or :data:`PAIR_DECODER_LR_SCALE` for ref/alt pairs
+      (at 10x their head diverged on MPRA: train loss above that of predicting zero; docs/quality.md).
 
     Raises:
         ConfigError: ``reverse_complement='on'`` for a dataset without DNA sequences to reverse.
@@ -116,8 +122,10 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
     elif rc == "on" and not strands:
         raise ConfigError(f"reverse_complement=on needs DNA sequences; this dataset holds "
                           f"{'ref/alt variant pairs' if pairs else dataset.alphabet!r} (use auto or off)")
+    decoder_lr_scale = config.decoder_lr_scale or (PAIR_DECODER_LR_SCALE if pairs else DECODER_LR_SCALE)
     return dataclasses.replace(config, train_crop=crop, epochs=epochs, eval_every=eval_every, reverse_complement=rc,
-                               model=model)
+                               model=model, decoder_lr_scale=decoder_lr_scale)
 
 
-__all__ = ["model_kwargs_for", "ref_alt_kwargs", "resolve_schedule", "TARGET_STEPS", "AUTO_CROP"]
+__all__ = ["model_kwargs_for", "ref_alt_kwargs", "resolve_schedule", "TARGET_STEPS", "AUTO_CROP", "DECODER_LR_SCALE",
+           "PAIR_DECODER_LR_SCALE"]

@@ -32,7 +32,7 @@ def test_schedule_warms_up_then_decays_monotonically():
 
 def test_full_run_writes_its_outputs(orchid_h5, tmp_path):
     out = tmp_path / "run"
-    config = load_config(None, [*TINY, "epochs=2", "lr=3e-3", "class_weights=balanced", "final_test=true"])
+    config = load_config(None, [*TINY, "epochs=2", "lr=3e-3", "class_weights=balanced", "final_test=true", "eval_every=0"])
     summary = train(orchid_h5, out_dir=out, config=config, device="cpu")
     assert summary["stop_reason"] == "finished" and summary["step"] == summary["total_steps"]
     assert {"config.json", "metrics.jsonl", "last.pt", "best.pt", "test_metrics.json"} <= {p.name for p in out.iterdir()}

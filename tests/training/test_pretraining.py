@@ -142,7 +142,7 @@ def test_backbone_lr_scale_sets_the_backbone_groups(orchid_h5, tmp_path):
         if all(id(p) in backbone for p in group["params"]):
             assert group["lr_scale"] == 0.25
         else:
-            assert group["lr_scale"] == 10.0  # the decoder's (decoder_lr_scale)
+            assert group["lr_scale"] == trainer.config.decoder_lr_scale  # the decoder's
 
 
 def test_init_refuses_another_shape_naming_the_tensor(pretrained, orchid_h5):

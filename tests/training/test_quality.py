@@ -86,3 +86,11 @@ def test_reverse_complement_reads_either_strand(orchid_h5):
         a, b = plain[starts[k]:starts[k + 1]].numpy(), flipped[starts[k]:starts[k + 1]].numpy()
         kinds.add("same" if np.array_equal(a, b) else "rc" if np.array_equal(reverse_complement(a), b) else "?")
     assert kinds == {"same", "rc"}
+
+
+def test_the_decoder_learning_rate_scale_is_sized_from_the_task(orchid_h5):
+    from genomix.training.sizing import DECODER_LR_SCALE
+
+    assert resolve_schedule(open_dataset(orchid_h5), load_config(None, [])).decoder_lr_scale == DECODER_LR_SCALE
+    chosen = resolve_schedule(open_dataset(orchid_h5), load_config(None, ["decoder_lr_scale=3"]))
+    assert chosen.decoder_lr_scale == 3

@@ -61,6 +61,9 @@ def test_train_classification_checkpoint_rebuilds_ref_alt_model(mito_run):
     assert info["task"] == "variant_effect" and info["label_kind"] == "classification" and info["window"] == 64
     assert info["model_kwargs"]["architecture"] == "ref_alt"
     assert info["model_kwargs"]["max_seq_len"] >= 64  # the longest ref or alt window (insertions are longer)
+    saved = json.loads((run / "config.json").read_text())["config"]
+    assert saved["decoder_lr_scale"] == 1.0  # sized for the ref/alt head (10 for ChordMixer)
+    assert (info["model_kwargs"]["embedding_type"], info["model_kwargs"]["difference"]) == ("kmer", "sum")
 
 
 def test_evaluate_classification(mito_run):
