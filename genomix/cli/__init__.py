@@ -23,6 +23,7 @@ _COMMANDS = {
     "annotate": "genomix.cli.annotate:annotate",
     "score-variants": "genomix.cli.variants:score_variants",
     "export": "genomix.cli.export:export",
+    "pretrain": "genomix.cli.pretrain:pretrain",
 }
 
 

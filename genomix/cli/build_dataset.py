@@ -151,3 +151,7 @@ from genomix.cli.build_intervals import intervals  # noqa: E402
 for _command in (adding, listops, text, variant_effect):
     build_dataset.add_command(_command)
 build_dataset.add_command(intervals)
+
+from genomix.cli.pretrain import pretrain_dataset  # noqa: E402
+
+build_dataset.add_command(pretrain_dataset)

@@ -72,13 +72,16 @@ class _StepBar:
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Same as precision=...")
 @click.option("--max-tokens", type=int, help="Same as max_tokens=... (token budget per batch).")
 @click.option("--grad-checkpointing", is_flag=True, default=None, help="Same as grad_checkpointing=true.")
+@click.option("--init", "init_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Fine-tune from this pretrained checkpoint (genomix pretrain's best.pt): backbone loaded, "
+                   "decoder new. Same as init=PATH; see freeze_backbone_steps=N and backbone_lr_scale=X.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or log lines, only errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug log lines (each batch's sequence indices).")
 @user_errors
 def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, config_path: Path | None,
           resume_dir: Path | None, precision: str | None, max_tokens: int | None,
-          grad_checkpointing: bool | None, device: str, quiet: bool, verbose: bool) -> None:
+          grad_checkpointing: bool | None, init_path: Path | None, device: str, quiet: bool, verbose: bool) -> None:
     """Train ChordMixer on DATASET.h5; KEY=VALUE pairs override the config (e.g. lr=1e-3 model.track_size=8).
 
     Launch with `torchrun --nproc_per_node N` for DDP (NCCL on GPUs, gloo on CPUs).
@@ -92,6 +95,8 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
     flags = [f"precision={precision}"] * bool(precision) + [f"max_tokens={max_tokens}"] * bool(max_tokens)
     if grad_checkpointing:
         flags.append("grad_checkpointing=true")
+    if init_path is not None:
+        flags.append(f"init={json.dumps(str(init_path))}")
     if resume_dir is not None:
         if out_dir is not None and Path(out_dir).resolve() != Path(resume_dir).resolve():
             raise click.UsageError("--resume continues a run in its own folder; drop --out or give the same folder")

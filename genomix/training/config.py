@@ -88,6 +88,13 @@ class TrainConfig:
         final_test: evaluate ``best.pt`` on test once at the end (written as ``test_metrics.json``).
         num_threads: torch CPU threads (0 = torch's default).
         max_minutes: stop training after this many minutes (0 = no limit); the schedule is not changed.
+        mask_fraction, mask_random, mask_keep: ``masked_lm`` pretraining only: the share of ``A C G T``
+            positions that are targets, and the shares of targets replaced by a random base or kept
+            (the rest become ``N``; :mod:`genomix.training.masking`).
+        init: fine-tune from this pretrained checkpoint (``genomix pretrain``'s ``best.pt``): its
+            backbone (embedding and blocks) is loaded, the decoder is new (:mod:`genomix.training.init`).
+        freeze_backbone_steps: with ``init``: the backbone is not updated in the first N optimizer steps.
+        backbone_lr_scale: the backbone's learning rate is ``lr * backbone_lr_scale``.
         model: the model's options (:class:`genomix.models.config.ModelConfig`, validated there).
     """
 
@@ -118,6 +125,12 @@ class TrainConfig:
     final_test: bool = False
     num_threads: int = 0
     max_minutes: float = 0.0
+    mask_fraction: float = 0.15
+    mask_random: float = 0.1
+    mask_keep: float = 0.1
+    init: str = ""
+    freeze_backbone_steps: int = 0
+    backbone_lr_scale: float = 1.0
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,6 +238,14 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.patience >= 0, f"patience should be >= 0, got {config.patience}")
     check(config.num_threads >= 0, f"num_threads should be >= 0, got {config.num_threads}")
     check(config.max_minutes >= 0, f"max_minutes should be >= 0, got {config.max_minutes}")
+    check(0 < config.mask_fraction <= 1, f"mask_fraction should be in (0, 1], got {config.mask_fraction}")
+    check(config.mask_random >= 0 and config.mask_keep >= 0 and config.mask_random + config.mask_keep <= 1,
+          f"mask_random and mask_keep should be >= 0 and sum to at most 1, got {config.mask_random} and "
+          f"{config.mask_keep}")
+    check(config.freeze_backbone_steps >= 0, f"freeze_backbone_steps should be >= 0, got {config.freeze_backbone_steps}")
+    check(config.freeze_backbone_steps == 0 or bool(config.init),
+          "freeze_backbone_steps needs init=PRETRAINED.pt (a new backbone would stay random)")
+    check(config.backbone_lr_scale > 0, f"backbone_lr_scale should be > 0, got {config.backbone_lr_scale}")
     problems.extend(validate_model(config.model, prefix="model."))
     return problems
 

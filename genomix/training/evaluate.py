@@ -115,6 +115,12 @@ def evaluate_checkpoint(
     name = name or f"evaluation_{split}"
     device = resolve_device(device)
     model, info = load_model(checkpoint, device=device)
+    if info["task"] == "masked_lm":
+        from genomix.errors import CheckpointError
+
+        raise CheckpointError(f"checkpoint {checkpoint} is a pretraining (masked_lm) model: its masked accuracy is in "
+                              "its run's metrics.jsonl (and test_metrics.json with final_test=true); fine-tune it with "
+                              "genomix train TASK.h5 --init CHECKPOINT")
     dataset = open_dataset(dataset_path)
     check_fits(info, dataset, path=checkpoint)
     if split not in dataset.split_names:

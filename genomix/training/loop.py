@@ -32,6 +32,8 @@ from genomix.training import distributed, metrics, rundir
 from genomix.training.batches import batch_reader
 from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
+from genomix.training.init import backbone_parameters, load_backbone
+from genomix.training.masking import MaskingPlan
 from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
 from genomix.training.tasks import make_task
@@ -50,9 +52,10 @@ def lr_at(step: int, *, total_steps: int, config: TrainConfig) -> float:
     return config.min_lr + (config.lr - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr_scale: float) -> list[dict[str, Any]]:
+def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr_scale: float,
+                      backbone_lr_scale: float = 1.0) -> list[dict[str, Any]]:
     """AdamW groups: no decay on biases, norms and embeddings; the decoder's (ref/alt head's, k-mer profile
-    head's) learning rate scaled."""
+    head's) learning rate scaled, and the rest's (the backbone's) by ``backbone_lr_scale``."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
@@ -61,12 +64,17 @@ def _parameter_groups(model: torch.nn.Module, *, weight_decay: float, decoder_lr
         decays = parameter.ndim >= 2 and "embedding" not in parts[:2]
         groups.setdefault((decays, parts[0] in ("decoder", "head", "profile")), []).append(parameter)
     return [{"params": params, "weight_decay": weight_decay if decays else 0.0,
-             "lr_scale": decoder_lr_scale if is_decoder else 1.0}
+             "lr_scale": decoder_lr_scale if is_decoder else backbone_lr_scale}
             for (decays, is_decoder), params in sorted(groups.items())]
 
 
 def _autocast(device: torch.device, precision: str):
     return autocast(precision, device)
+
+
+def masking_plan(config: TrainConfig) -> MaskingPlan:
+    """The ``masked_lm`` masking of a config (``mask_fraction``, ``mask_random``, ``mask_keep``)."""
+    return MaskingPlan(fraction=config.mask_fraction, random=config.mask_random, keep=config.mask_keep)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -99,19 +107,25 @@ class Trainer:
                 raise DatasetFormatError(f"dataset {dataset_path}: training needs a non-empty '{name}' split")
         self.train_split = self.dataset.split("train")
         target_scale = resume_payload.get("target_scale") if resume_payload else None
-        self.task = make_task(self.dataset, class_weights=config.class_weights, target_scale=target_scale)
+        self.task = make_task(self.dataset, class_weights=config.class_weights, target_scale=target_scale,
+                              masking=masking_plan(config), seed=config.seed)
         self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
         torch.manual_seed(config.seed)
         self.model = build_model(
             self.model_kwargs, grad_checkpointing=config.grad_checkpointing and config.checkpoint_mode).to(context.device)
+        if resume_payload is None and config.init:  # fine-tuning: the pretrained backbone, a new decoder
+            loaded = load_backbone(self.model, config.init, dataset=self.dataset)
+            logger.info("loaded %d backbone tensors from %s", len(loaded), config.init)
         self.train_profile_logits = self._prepare_profile_head(fresh=resume_payload is None)
+        self.backbone = backbone_parameters(self.model)
         self.optimizer = torch.optim.AdamW(
-            _parameter_groups(self.model, weight_decay=config.weight_decay, decoder_lr_scale=config.decoder_lr_scale),
+            _parameter_groups(self.model, weight_decay=config.weight_decay, decoder_lr_scale=config.decoder_lr_scale,
+                              backbone_lr_scale=config.backbone_lr_scale),
             lr=config.lr,
         )
-        self.batches = batch_reader(self.dataset, train_crop=config.train_crop)
+        self.batches = getattr(self.task, "batches", None) or batch_reader(self.dataset, train_crop=config.train_crop)
         self.train_sizes = self.batches.sizes(self.train_split, crop=config.train_crop)
         self.sampler = TokenBudgetBatchSampler(
             self.train_sizes, max_tokens=config.max_tokens, seed=config.seed,
@@ -226,13 +240,19 @@ class Trainer:
         buffers.POOL.clear()  # training's cached activation buffers are not needed while predicting
         stop = False
         if self.context.is_main:
-            outputs, labels, _ = predict_split(
-                self.model, self.dataset.split("valid"), task=self.task, alphabet=self.dataset.alphabet,
-                batches=self.batches,
-                max_tokens=self.config.eval_max_tokens or 2 * self.config.max_tokens,
-                device=self.context.device, precision=self.config.precision,
-            )
-            valid = self.task.metrics(labels, outputs)
+            if hasattr(self.task, "evaluate_split"):  # masked_lm: scores masked positions, not sequences
+                valid = self.task.evaluate_split(
+                    self.model, self.dataset.split("valid"),
+                    max_tokens=self.config.eval_max_tokens or 2 * self.config.max_tokens,
+                    device=self.context.device, precision=self.config.precision)
+            else:
+                outputs, labels, _ = predict_split(
+                    self.model, self.dataset.split("valid"), task=self.task, alphabet=self.dataset.alphabet,
+                    batches=self.batches,
+                    max_tokens=self.config.eval_max_tokens or 2 * self.config.max_tokens,
+                    device=self.context.device, precision=self.config.precision,
+                )
+                valid = self.task.metrics(labels, outputs)
             valid.pop("confusion", None)
             if getattr(self.task, "inner", self.task).name == "classification":
                 valid["log_loss"] = metrics.log_loss(labels, outputs)
@@ -297,8 +317,12 @@ class Trainer:
                 indices = np.asarray(batch, dtype=np.int64)
                 inputs = self.batches.read_batch(split, indices, crop=config.train_crop, seed=config.seed, epoch=epoch,
                                                  reverse_complement=config.reverse_complement == "on")
+                if getattr(self.task, "targets_in_batch", False):  # masked_lm: the reader made the targets
+                    *inputs, labels = inputs
+                else:
+                    labels = self.task.labels_tensor(np.asarray(split.labels)[batch])
                 inputs = tuple(tensor.to(self.context.device) for tensor in inputs)
-                labels = self.task.labels_tensor(np.asarray(split.labels)[batch]).to(self.context.device)
+                labels = labels.to(self.context.device)
                 logger.debug("rank %d epoch %d batch %s", self.context.rank, epoch, ",".join(map(str, batch)))
                 micro += 1
                 is_step = micro == config.grad_accum or self.sampler.position == n_batches
@@ -378,6 +402,9 @@ class Trainer:
 
     def _optimizer_step(self) -> None:
         config = self.config
+        if self.step < config.freeze_backbone_steps:  # no gradient, so AdamW leaves the backbone as it is
+            for parameter in self.backbone:
+                parameter.grad = None
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
         lr = lr_at(self.step, total_steps=self.total_steps, config=config)
@@ -476,7 +503,12 @@ def train(
                 raise GenomixError(problem)
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
-        trainer = Trainer(dataset_path, out_dir, config, context=context, resume_payload=payload, progress=progress)
+        try:
+            trainer = Trainer(dataset_path, out_dir, config, context=context, resume_payload=payload, progress=progress)
+        except BaseException:  # e.g. an --init checkpoint that does not fit: leave no half-made run folder
+            if not resume and context.is_main:
+                rundir.abandon_new(out_dir)
+            raise
         if context.is_main:
             if resume:
                 rundir.truncate_metrics(out_dir, after_step=trainer.step)
@@ -503,7 +535,17 @@ def train(
                 rundir.abandon_new(out_dir)
             raise
         buffers.POOL.clear()
-        if config.final_test and context.is_main and "test" in trainer.dataset.split_names:
+        if config.final_test and context.is_main and "test" in trainer.dataset.split_names and hasattr(
+                trainer.task, "evaluate_split"):  # masked_lm: best.pt's masked accuracy on test, beside the baselines
+            from genomix.checkpoint import load_model
+
+            model, _ = load_model(out_dir / rundir.BEST, device=context.device)
+            test = trainer.task.evaluate_split(model, trainer.dataset.split("test"), max_tokens=2 * config.max_tokens,
+                                               device=context.device, precision=config.precision)
+            rundir.write_json(out_dir / "test_metrics.json", {"split": "test", "checkpoint": str(out_dir / rundir.BEST),
+                                                              "metrics": test})
+            summary["test"] = test
+        elif config.final_test and context.is_main and "test" in trainer.dataset.split_names:
             from genomix.training.evaluate import evaluate_checkpoint
 
             test = evaluate_checkpoint(out_dir / rundir.BEST, dataset_path, split="test", out_dir=out_dir,

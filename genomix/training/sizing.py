@@ -56,9 +56,12 @@ def model_kwargs_for(dataset: Any, model_config: ModelConfig, *, output_size: in
     longest = model_config.max_seq_len or max(
         int(np.max(dataset.split(name).lengths)) for name in dataset.split_names if len(dataset.split(name))
     )
-    return model_config.model_kwargs(architecture="chordmixer", input_size=input_size, output_size=output_size,
-                                     max_seq_len=longest, embedding_type=embedding_type,
-                                     alphabet=dataset.alphabet)
+    kwargs = model_config.model_kwargs(architecture="chordmixer", input_size=input_size, output_size=output_size,
+                                       max_seq_len=longest, embedding_type=embedding_type,
+                                       alphabet=dataset.alphabet)
+    if dataset.task == "masked_lm":  # logits at every position; the profile head is a sequence-level model
+        kwargs.update(decoder="per_position", kmer_profile=False)
+    return kwargs
 
 
 def ref_alt_kwargs(dataset: Any, model_config: ModelConfig, *, output_size: int) -> dict[str, Any]:

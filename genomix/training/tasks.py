@@ -153,18 +153,26 @@ class VariantEffectTask:
 
 LABEL_KINDS = ("classification", "regression")
 TASKS = ("classification", "regression", "variant_effect")
+PRETRAINING_TASKS = ("masked_lm",)
+"""Tasks the trainer runs without labels (``genomix pretrain``); the k-mer baseline has nothing to fit there."""
 
 
-def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[float] | None = None):
-    """The task object for an open dataset.
+def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[float] | None = None,
+              masking: Any = None, seed: int = 0):
+    """The task object for an open dataset (``masking``, ``seed``: the plan and seed of ``masked_lm``).
 
     Raises:
         DatasetFormatError: the dataset's task cannot be trained by ``genomix train`` yet.
     """
-    if dataset.task not in TASKS:
+    if dataset.task not in TASKS + PRETRAINING_TASKS:
         raise DatasetFormatError(
-            f"task {dataset.task!r} cannot be trained yet; genomix train supports {', '.join(TASKS)}"
+            f"task {dataset.task!r} cannot be trained yet; genomix train supports {', '.join(TASKS + PRETRAINING_TASKS)}"
         )
+    if dataset.task == "masked_lm":
+        from genomix.training.masked_lm import MaskedLMTask
+        from genomix.training.masking import MaskingPlan
+
+        return MaskedLMTask(dataset, plan=masking or MaskingPlan(), seed=seed)
     train_labels = np.asarray(dataset.split("train").labels)
     kind = label_kind(dataset)
     if kind == "classification":

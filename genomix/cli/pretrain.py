@@ -1,0 +1,103 @@
+"""``genomix build-dataset pretrain`` and ``genomix pretrain``: thin commands over masked-nucleotide pretraining.
+
+``genomix pretrain`` is ``genomix train`` on a ``masked_lm`` dataset (the same trainer, options, resume,
+progress and ``metrics.jsonl``); it refuses a labelled dataset, which ``genomix train`` is for.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from genomix.cli import command_line
+from genomix.cli._cpu import tune_cpu
+from genomix.cli._errors import user_errors
+from genomix.cli.build_tasks import _Progress
+from genomix.cli.train import _setup_logging, _StepBar
+from genomix.validation import SEED_MAX
+
+_IN = click.Path(exists=True, dir_okay=False, readable=True)
+
+
+@click.command("pretrain")
+@click.argument("files", nargs=-1, type=_IN, metavar="[FILES]...")
+@click.option("--fasta", type=_IN, multiple=True, help="FASTA file(s) (plain, .gz, .bgz).")
+@click.option("--genbank", type=_IN, multiple=True, help="GenBank file(s) (plain, .gz, .bgz).")
+@click.option("--window", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Cut records into non-overlapping windows of this many bp (0: whole records).")
+@click.option("--min-len", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Drop records, and last windows, shorter than this (bp).")
+@click.option("--split", "split_text", default="0.9,0.05,0.05", show_default=True,
+              help="train,valid,test fractions of the bases, split by record (each record whole in one split).")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True, help="Seed of the split.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The .h5 dataset file to write.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@user_errors
+def pretrain_dataset(files, fasta, genbank, window, min_len, split_text, seed, out, as_json, quiet) -> None:
+    """Unlabelled DNA (FASTA and GenBank files, any mix) -> a masked_lm dataset for genomix pretrain."""
+    from genomix.datasets.pretrain import build_pretraining_dataset, format_pretraining_summary
+    from genomix.datasets.splits import parse_fractions
+
+    paths = [*fasta, *genbank, *files]
+    fractions = parse_fractions(split_text)  # a bad option fails before any input is read
+    with _Progress(quiet, unit="bp", desc="reading") as progress:
+        summary = build_pretraining_dataset(paths, out, window=window, min_len=min_len,
+                                            fractions=fractions, seed=seed, progress=progress,
+                                            command=command_line())
+    click.echo(json.dumps(summary, indent=2) if as_json else format_pretraining_summary(summary))
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="New run folder (checkpoints, metrics.jsonl, config.json).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML config; KEY=VALUE arguments override it.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Continue the run in this folder from its last.pt, exactly where it stopped.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or log lines, only errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug log lines.")
+@user_errors
+def pretrain(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, config_path: Path | None,
+             resume_dir: Path | None, device: str, quiet: bool, verbose: bool) -> None:
+    """Masked-nucleotide pretraining on DATASET.h5 (from build-dataset pretrain); KEY=VALUE as for train
+    (mask_fraction=0.15 mask_random=0.1 mask_keep=0.1, epochs, lr, model.*, max_minutes, ...).
+
+    The run's best.pt is what `genomix train DATA.h5 --init RUN/best.pt` fine-tunes from.
+    """
+    from genomix.datasets.store import open_dataset
+    from genomix.errors import DatasetFormatError
+    from genomix.training.config import load_config
+    from genomix.training.loop import train as run_training
+
+    _setup_logging(quiet=quiet, verbose=verbose)
+    task = open_dataset(dataset).task
+    if task != "masked_lm":
+        raise DatasetFormatError(f"{dataset} is a {task} dataset; genomix pretrain needs a masked_lm dataset "
+                                 "(genomix build-dataset pretrain), genomix train trains labelled ones")
+    tune_cpu()
+    if resume_dir is not None:
+        if out_dir is not None and Path(out_dir).resolve() != Path(resume_dir).resolve():
+            raise click.UsageError("--resume continues a run in its own folder; drop --out or give the same folder")
+        out_dir, config = resume_dir, None
+    else:
+        if out_dir is None:
+            raise click.UsageError("give --out RUN_DIR for a new run (or --resume RUN_DIR)")
+        config = load_config(config_path, list(overrides))
+    bar = _StepBar(disable=quiet)
+    try:
+        summary = run_training(dataset, out_dir=out_dir, config=config, resume=resume_dir is not None,
+                               resume_overrides=overrides if resume_dir is not None else (), progress=bar,
+                               device=device)
+    finally:
+        bar.close()
+    if not quiet:
+        click.echo(json.dumps({k: v for k, v in summary.items() if k != "test"}, default=str))
+        if "test" in summary:
+            click.echo("final test (best.pt, once): " + json.dumps(summary["test"], default=str))

@@ -1,0 +1,201 @@
+# Masked-nucleotide pretraining, then fine-tuning with few labels (docs/pretraining.md): pretrain on the shipped
+# DNA that no test split uses (E. coli, lambda, and the train splits of five mitochondrial taxonomy sets),
+# then fine-tune on 20% of a task's train split beside the same model trained from scratch with the same
+# budget and seed, and beside the k-mer baseline on the same 20%.
+# Run from the repository root:  .venv/bin/python pipelines/pretrain_recipe.py [--stage all|data|pretrain|finetune|table]
+#                                    [--tasks insects,protists] [--seeds 0] [--minutes 44] [--out runs/pretrain]
+"""The pretraining recipe, end to end, as the genomix commands a user would type.
+
+Stages (each skips what is already done, so rerunning continues):
+
+1. ``data``: ``build-dataset taxonomy`` for every set (``--dedup --split 0.8,0.1,0.1 --seed 0``, the
+   splits of docs/quality.md); each set's *train* split written as FASTA; ``build-dataset pretrain`` over
+   those FASTA files plus E. coli and lambda (4,096-bp windows, held out by record); each task's train
+   split subsampled to 20% (stratified, seeded), valid and test unchanged.
+2. ``pretrain``: ``genomix pretrain`` for at most ``--minutes`` at 1 thread.
+3. ``finetune``: per task and seed, ``baseline kmer``, ``train`` from scratch and ``train --init
+   best.pt``, each scored once on test (``final_test=true``).
+4. ``table``: the markdown tables of docs/pretraining.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+SETS = {"primates": "Primates", "protists": "Protists", "cyprinidae": "FamilyToGenus_Cyprinidae",
+        "insects": "Insects", "fungi": "Fungi"}
+"""Taxonomy sets whose train splits feed the pretraining corpus (Plants, 48 Mb of organelles, is left out)."""
+GENOMES = ("genomes/NC_008253.fna.gz", "genomes/lambda_virus.fa.gz")
+WINDOW = 4096
+"""Pretraining windows: the crop ``genomix train`` uses for these genomes (AUTO_CROP), so the backbone's
+shape (``max_seq_len`` 4,096: 12 blocks, 13 tracks) is the fine-tuned model's."""
+FRACTION = 0.2
+PRETRAIN = ["epochs=2", "eval_every=500", "num_threads=1", "final_test=true"]
+"""Pretraining options beyond the defaults: 2 epochs (3,540 steps of 16,384 tokens), which is what 45 minutes
+at 1 thread on the shared 2-vCPU EPYC of docs/pretraining.md allowed; 7 evaluations."""
+FINETUNE = ["num_threads=1", "final_test=true", f"train_crop={WINDOW}", f"model.max_seq_len={WINDOW}"]
+"""Both arms (scratch and --init): the defaults, with the crop and model length the backbone was built for."""
+
+
+def genomix(*arguments: str) -> None:
+    command = [str(Path(sys.executable).with_name("genomix")), *arguments]
+    subprocess.run(command, check=True, cwd=REPO)
+
+
+def stage_data(out: Path, tasks: list[str]) -> None:
+    from genomix.datasets.subset import subsample_split, write_split_fasta
+
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    fastas = []
+    for key, name in SETS.items():
+        dataset = data / f"{key}.h5"
+        if not dataset.exists():
+            genomix("build-dataset", "taxonomy", "--fasta", str(DATA / "taxonomy" / f"{name}.fasta.gz"), "--labels",
+                    str(DATA / "taxonomy" / f"{name}.labels.tsv"), "--dedup", "--split", "0.8,0.1,0.1", "--seed", "0",
+                    "--out", str(dataset), "-q")
+        fasta = data / f"{key}.train.fa.gz"
+        if not fasta.exists():
+            write_split_fasta(dataset, fasta, split="train")
+        fastas.append(str(fasta))
+    fastas.sort()  # the corpus' records in file-name order (the split of records depends on it)
+    corpus = data / "corpus.h5"
+    if not corpus.exists():
+        genomix("build-dataset", "pretrain", "--fasta", *(str(DATA / g) for g in GENOMES), *fastas,
+                "--window", str(WINDOW), "--min-len", "512", "--split", "0.9,0.05,0.05", "--seed", "0",
+                "--out", str(corpus), "-q")
+    for key in tasks:
+        few = data / f"{key}.train{int(FRACTION * 100)}.h5"
+        if not few.exists():
+            print(key, subsample_split(data / f"{key}.h5", few, fraction=FRACTION, seed=0), flush=True)
+
+
+def stage_pretrain(out: Path, minutes: float) -> None:
+    run = out / "pretrain"
+    if (run / "test_metrics.json").exists():
+        return
+    started = time.time()
+    genomix("pretrain", str(out / "data" / "corpus.h5"), "--out", str(run), f"max_minutes={minutes:g}", *PRETRAIN, "-q")
+    (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
+
+
+VARIANTS = {"": [], "_nofolds": ["profile_folds=0"], "_network": ["model.kmer_profile=off"]}
+"""Fine-tuning comparisons: ``""`` the default classification model; ``_nofolds`` the profile head fitted on all of
+train (the default before main bb0ebc9: measured with that code); ``_network`` the network alone (no k-mer
+profile head), where what the backbone learned is all the model has."""
+
+
+def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[str], arms: list[str],
+                   variant: str = "") -> None:
+    checkpoint = out / "pretrain" / "best.pt"
+    for key in tasks:
+        few = out / "data" / f"{key}.train{int(FRACTION * 100)}.h5"
+        folder = out / key
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "baseline_kmer4.json").exists():
+            genomix("baseline", "kmer", str(few), "-k", "4", "--out", str(folder / "baseline_kmer4.json"), "-q")
+        for seed in seeds:
+            for arm, options in (("scratch", []), ("pretrained", ["--init", str(checkpoint)])):
+                run = folder / f"{arm}{variant}_seed{seed}"
+                if arm not in arms or (run / "test_metrics.json").exists():
+                    continue
+                started = time.time()
+                genomix("train", str(few), "--out", str(run), f"seed={seed}", *FINETUNE, *VARIANTS[variant], *extra,
+                        *options, "-q")
+                (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
+
+
+def stage_table(out: Path, tasks: list[str], seeds: list[int]) -> str:
+    lines = [f"machine: {machine()}"]
+    pre = out / "pretrain"
+    if (pre / "metrics.jsonl").exists():
+        history = [json.loads(line) for line in (pre / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        best = max(history, key=lambda r: r["valid"]["masked_accuracy"] or 0)
+        wall = json.loads((pre / "wall.json").read_text())["seconds"] / 60 if (pre / "wall.json").exists() else None
+        lines += ["", "| split | step | ChordMixer masked accuracy | perplexity | unigram accuracy | unigram perplexity | "
+                  "context accuracy (k) | context perplexity |", "|---|---|---|---|---|---|---|---|"]
+        rows = [("valid", best["step"], best["valid"])]
+        if (pre / "test_metrics.json").exists():
+            rows.append(("test", best["step"], json.loads((pre / "test_metrics.json").read_text())["metrics"]))
+        for split, step, m in rows:
+            lines.append(f"| {split} | {step} | {m['masked_accuracy']:.4f} | {m['perplexity']:.3f} | "
+                         f"{m['unigram_accuracy']:.4f} | {m['unigram_perplexity']:.3f} | {m['context_accuracy']:.4f} "
+                         f"({m['context_k']}) | {m['context_perplexity']:.3f} |")
+        if wall is not None:
+            lines.append(f"\npretraining wall time {wall:.1f} min, {history[-1]['step']} steps")
+    lines += ["", "| task | model | seed | n test | arm | steps | test accuracy | test ROC AUC | train min |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for key in tasks:
+        folder = out / key
+        baseline = folder / "baseline_kmer4.json"
+        if baseline.exists():
+            test = json.loads(baseline.read_text())["test"]
+            lines.append(f"| {key} | 4-mer logistic regression | - | {test.get('n')} | baseline (20% train) | - | "
+                         f"{test['accuracy']:.4f} | {test['roc_auc']:.4f} | - |")
+        for variant, model in (("", "default"), ("_nofolds", "profile head fitted in-sample (profile_folds=0)"),
+                               ("_network", "network alone (kmer_profile=off)")):
+            for seed in seeds:
+                for arm in ("scratch", "pretrained"):
+                    run = folder / f"{arm}{variant}_seed{seed}"
+                    if not (run / "test_metrics.json").exists():
+                        continue
+                    metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
+                    steps = json.loads((run / "config.json").read_text())["total_steps"]
+                    wall = json.loads((run / "wall.json").read_text())["seconds"] / 60
+                    lines.append(f"| {key} | {model} | {seed} | {metrics.get('n')} | {arm} | {steps} | "
+                                 f"{metrics['accuracy']:.4f} | {metrics['roc_auc']:.4f} | {wall:.1f} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    model = platform.machine()
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        pass
+    import torch
+
+    return f"{model}, torch {torch.__version__}, 1 thread per run"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=("all", "data", "pretrain", "finetune", "table"), default="all")
+    parser.add_argument("--tasks", default="insects,protists", help=f"comma-separated, of {', '.join(SETS)}")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds of the fine-tuning runs")
+    parser.add_argument("--minutes", type=float, default=44.0, help="pretraining time limit")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra options for both fine-tuning arms (e.g. backbone_lr_scale=0.5)")
+    parser.add_argument("--arms", default="scratch,pretrained", help="which fine-tuning arms to run")
+    parser.add_argument("--variant", choices=tuple(VARIANTS), default="",
+                        help="'' (the default model) or _network (no k-mer profile head)")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "pretrain")
+    args = parser.parse_args()
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in SETS]
+    if unknown:
+        parser.error(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(SETS)}")
+    if not DATA.is_dir():
+        parser.error(f"the shared data folder {DATA} is missing")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.stage in ("all", "data"):
+        stage_data(args.out, tasks)
+    if args.stage in ("all", "pretrain"):
+        stage_pretrain(args.out, args.minutes)
+    if args.stage in ("all", "finetune"):
+        stage_finetune(args.out, tasks, seeds, args.set, [a.strip() for a in args.arms.split(",")], args.variant)
+    if args.stage in ("all", "table"):
+        print(stage_table(args.out, tasks, seeds))
+
+
+if __name__ == "__main__":
+    main()
