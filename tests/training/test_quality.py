@@ -19,7 +19,7 @@ from genomix.training.evaluate import evaluate_checkpoint
 from genomix.training.loop import train
 from genomix.training.sizing import AUTO_CROP, TARGET_STEPS, resolve_schedule
 
-FIXED = ["epochs=40", "num_threads=1", "seed=0", "eval_every=0"]
+FIXED = ["epochs=40", "num_threads=1", "seed=0"]
 PUBLISHED = ["model.embedding_type=sparse", "model.kmer_profile=off", "model.residual_init=xavier",
              "decoder_lr_scale=1.0", "reverse_complement=off"]
 
