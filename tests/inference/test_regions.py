@@ -125,3 +125,22 @@ def test_bad_options_fail_before_any_work(tiny, tmp_path):
         annotate_regions(model, reference, bed)
     with pytest.raises(ConfigError, match="would destroy it"):
         annotate_regions(model, reference, bed, bed=bed)
+
+
+@pytest.mark.parametrize("window", [None, 300])
+def test_region_bed_scores_equal_the_python_api_on_the_same_sequences(tiny, tmp_path, window):
+    """Issue 19's acceptance: the BED that ``annotate --regions`` writes holds what ``genomix.load(...).predict``
+    gives for the same bases (fp32), region for region."""
+    import genomix
+
+    model, reference, bed = tiny
+    annotate_regions(model, reference, bed, bed=tmp_path / "regions.bed", window=window, precision="fp32",
+                     max_length=0)
+    lines = list(read_bed(tmp_path / "regions.bed", extra_columns=True))
+    sequences = {region.id: bases for region, bases in region_sequences(reference, bed, window=window)}
+    predicted = genomix.load(model, device="cpu", precision="fp32").predict(sequences, max_length=0)
+    columns = [c for c in predicted.columns if c.startswith("p_")]
+    assert len(lines) == len(predicted) == len(sequences) > 100 and len(columns) >= 2
+    written = np.array([[float(v) for v in line.extra[1:]] for line in lines])
+    assert list(predicted["class"]) == [line.extra[0] for line in lines]
+    assert np.abs(written - predicted[columns].to_numpy()).max() <= 1e-6
