@@ -433,9 +433,9 @@ class ChordMixer(nn.Module):
         out = self.decoder(features, lengths)
         if self.profile is None:
             return out
-        # the profile head counts the embedding's own k-mers (same k, vocabulary and buckets): computed once
         if profile_logits is not None:
             return out + profile_logits.float()
+        # the profile head counts the embedding's own k-mers (same k, vocabulary and buckets): computed once
         return out + self.profile(x, lengths, ids=ids if self.embedding_type == "kmer" else None)
 
     def lookup_ids(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:

@@ -77,8 +77,8 @@ def _logits(estimator: Any, x: np.ndarray, *, classification: bool, output_size:
         return estimator.predict(x).reshape(len(x), output_size)
     with np.errstate(divide="ignore"):
         log_probabilities = estimator.predict_log_proba(x)
-    out = np.full((len(x), output_size), 0.0)
-    out[:] = log_probabilities.min(axis=1, keepdims=True) + _ABSENT_CLASS_LOGIT
+    absent = log_probabilities.min(axis=1, keepdims=True) + _ABSENT_CLASS_LOGIT
+    out = np.repeat(absent, output_size, axis=1)
     out[:, estimator.classes_] = log_probabilities
     return out
 
