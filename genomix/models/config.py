@@ -24,7 +24,7 @@ KMER_VOCABS = ("auto", "acgt", "hashed")
 RESIDUAL_INITS = ("zero", "xavier")
 DIFFERENCES = ("auto", "mean", "sum")
 SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "difference", "encoder_window")
-CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "kmer_profile", "encoder_window")
+CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "encoder_window")
 """Options of :class:`~genomix.models.chordmixer.ChordMixer` that the ref/alt model does not take (its
 k-mers are exact DNA k-mers, its head reads pooled features)."""
 DEFAULT_KMER_SIZE = {"dna": 4, "bytes": 3}
@@ -56,7 +56,8 @@ class ModelConfig:
         kmer_size: k of ``'kmer'`` embeddings and of the profile head (0: 4 for DNA, 3 for bytes).
         kmer_vocab: ``'acgt'`` (exact DNA k-mers), ``'hashed'`` or ``'auto'`` (``'acgt'`` for DNA).
         kmer_buckets: hash buckets of ``'hashed'`` k-mers.
-        kmer_profile: add the standardised k-mer profile head (tokens only; ``'auto'``: yes for tokens).
+        kmer_profile: add the standardised k-mer profile head (tokens only; ``'auto'``: yes for tokens;
+            the ref/alt model's profile is of the k-mers the variant changes).
         residual_init: ``'zero'`` (each block starts as the identity, the decoder at zero) or
             ``'xavier'`` (published).
         encoder_window: ChordMixer only: longer sequences go through the encoder in pieces of at most this
@@ -117,7 +118,8 @@ class ModelConfig:
                                  f"'sparse', got {embedding!r}")
             return {"architecture": "ref_alt", **sized, **kept, "embedding_type": embedding,
                     "kmer_size": self.kmer_size or DEFAULT_KMER_SIZE["dna"],
-                    "difference": "sum" if self.difference == "auto" else self.difference}
+                    "difference": "sum" if self.difference == "auto" else self.difference,
+                    "kmer_profile": self.kmer_profile != "off"}
         tokens = embedding_type != "linear"
         if self.embedding_type != "auto":
             embedding = self.embedding_type

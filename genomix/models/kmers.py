@@ -89,15 +89,20 @@ def kmer_ids(tokens: Tensor, lengths: Tensor | None, *, k: int, vocab: str, buck
     return ids.masked_fill(tokens == 0, 0)
 
 
-def kmer_profiles(ids: Tensor, lengths: Tensor, n_ids: int) -> Tensor:
-    """Frequencies of each sequence's k-mers (ids from :func:`kmer_ids`; padding and "no k-mer" not
-    counted): ``(N,)`` ids, ``(B,)`` lengths -> ``(B, n_ids - 2)`` float32 rows summing to 1 (0 when a
-    sequence has no k-mer)."""
+def kmer_counts(ids: Tensor, lengths: Tensor, n_ids: int) -> Tensor:
+    """Counts of each sequence's k-mers (ids from :func:`kmer_ids`; padding and "no k-mer" not
+    counted): ``(N,)`` ids, ``(B,)`` lengths -> ``(B, n_ids - 2)`` float32."""
     lengths = lengths.to(device=ids.device, dtype=torch.int64)
     sequence_of = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths)
     counts = torch.zeros(len(lengths) * n_ids, dtype=torch.float32, device=ids.device)
     counts.index_add_(0, sequence_of * n_ids + ids, torch.ones(ids.shape[0], dtype=torch.float32, device=ids.device))
-    counts = counts.view(len(lengths), n_ids)[:, FIRST_KMER:]
+    return counts.view(len(lengths), n_ids)[:, FIRST_KMER:]
+
+
+def kmer_profiles(ids: Tensor, lengths: Tensor, n_ids: int) -> Tensor:
+    """Frequencies of each sequence's k-mers: :func:`kmer_counts` as ``(B, n_ids - 2)`` float32 rows
+    summing to 1 (0 when a sequence has no k-mer)."""
+    counts = kmer_counts(ids, lengths, n_ids)
     return counts / counts.sum(1, keepdim=True).clamp(min=1)
 
 
@@ -189,4 +194,5 @@ class KmerProfileHead(nn.Module):
         return f"k={self.k}, vocab={self.vocab!r}, kmers={self.n_ids - FIRST_KMER}"
 
 
-__all__ = ["KMER_VOCABS", "KmerEmbedding", "KmerProfileHead", "kmer_ids", "kmer_profiles", "kmer_vocab_size"]
+__all__ = ["KMER_VOCABS", "KmerEmbedding", "KmerProfileHead", "kmer_counts", "kmer_ids", "kmer_profiles",
+           "kmer_vocab_size"]

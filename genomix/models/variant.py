@@ -8,6 +8,11 @@ fraction of the head's input. Both windows of every variant go through the
 encoder in one call (the variable-length mode handles their different lengths without padding, and
 each window's output does not depend on its batch neighbours).
 
+With ``kmer_profile``, a linear model of the k-mers the variant changes (the alt window's k-mer counts
+minus the ref window's, standardised over the training variants) is added to the head's output: the
+k-mer baseline of variant effects, which training can fit in closed form and keep fixed
+(``TrainConfig.profile_fit``) so the encoder learns only what it misses.
+
 The constructor's keyword arguments are plain numbers and strings, and :meth:`RefAltModel.config`
 returns them, so a checkpoint rebuilds the model with ``RefAltModel(**config)``.
 """
@@ -20,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from genomix.models.chordmixer import ChordMixer
+from genomix.models.kmers import KmerProfileHead, kmer_counts, kmer_ids
 from genomix.models.pooling import segment_mean
 
 HEADS = ("linear", "mlp")
@@ -52,6 +58,8 @@ class RefAltModel(nn.Module):
             model of the k-mers the variant changes.
         difference: ``'mean'`` (published) or ``'sum'``: the head's third input is the difference of the
             windows' summed features (see the module docstring).
+        kmer_profile: add the k-mer profile of the change (see the module docstring;
+            :meth:`pair_profiles`), with ``kmer_size``-mers over ``A C G T``.
 
     Shapes:
         ``forward(ref_tokens (N_ref,), ref_lengths (B,), alt_tokens (N_alt,), alt_lengths (B,))``
@@ -62,7 +70,8 @@ class RefAltModel(nn.Module):
                  hidden_size: int = 128, mlp_dropout: float = 0.0, layer_dropout: float = 0.0,
                  prenorm: str = "None", norm: str = "None", head: str = "linear", head_hidden: int = 256,
                  head_dropout: float = 0.0, grad_checkpointing: bool = False, embedding_type: str = "sparse",
-                 kmer_size: int = 4, residual_init: str = "xavier", difference: str = "mean") -> None:
+                 kmer_size: int = 4, residual_init: str = "xavier", difference: str = "mean",
+                 kmer_profile: bool = False) -> None:
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
@@ -78,7 +87,8 @@ class RefAltModel(nn.Module):
                         "layer_dropout": float(layer_dropout), "prenorm": prenorm, "norm": norm,
                         "head": head, "head_hidden": int(head_hidden), "head_dropout": float(head_dropout),
                         "embedding_type": embedding_type, "kmer_size": int(kmer_size),
-                        "residual_init": residual_init, "difference": difference}
+                        "residual_init": residual_init, "difference": difference,
+                        "kmer_profile": bool(kmer_profile)}
         self.difference = difference
         self.backbone = ChordMixer(input_size, 1, embedding_type=embedding_type, decoder="none",
                                    max_seq_len=max_seq_len, track_size=track_size, hidden_size=hidden_size,
@@ -97,6 +107,7 @@ class RefAltModel(nn.Module):
                 nn.init.zeros_(module.bias)
         if residual_init == "zero":
             nn.init.zeros_(self.head[-1].weight)
+        self.profile = KmerProfileHead(output_size, k=kmer_size, vocab="acgt") if kmer_profile else None
 
     @classmethod
     def from_pretrained(cls, folder: str, *, device: str | torch.device = "cpu") -> RefAltModel:
@@ -147,10 +158,34 @@ class RefAltModel(nn.Module):
         batch = len(ref_lengths)
         return pooled[:batch], pooled[batch:]
 
-    def forward(self, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor, alt_lengths: Tensor) -> Tensor:
-        """Logits or predictions ``(B, output_size)``; shapes in the class docstring."""
+    def pair_profiles(self, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor,
+                      alt_lengths: Tensor) -> Tensor:
+        """``(B, 4**k)`` float32: each variant's alt-window k-mer counts minus its ref window's (only the
+        k-mers overlapping the change differ); the input of the profile head."""
+        if self.profile is None:
+            raise ValueError("pair_profiles needs a model with a k-mer profile (kmer_profile=True)")
+        counts = []
+        for tokens, lengths in ((ref_tokens, ref_lengths), (alt_tokens, alt_lengths)):
+            lengths = torch.as_tensor(lengths, dtype=torch.int64, device=tokens.device)
+            ids = kmer_ids(tokens.long(), lengths, k=self.profile.k, vocab="acgt")
+            counts.append(kmer_counts(ids, lengths, self.profile.n_ids))
+        return counts[1] - counts[0]
+
+    def forward(self, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor, alt_lengths: Tensor, *,
+                profile_logits: Tensor | None = None) -> Tensor:
+        """Logits or predictions ``(B, output_size)``; shapes in the class docstring. ``profile_logits``:
+        ``(B, output_size)`` to add in place of the profile head's output (training with a fixed, fitted
+        head passes its out-of-fold outputs); only with ``kmer_profile``."""
+        if profile_logits is not None and self.profile is None:
+            raise ValueError("profile_logits are only for a model with a k-mer profile (kmer_profile=True)")
         h_ref, h_alt = self.encode_pair(ref_tokens, ref_lengths, alt_tokens, alt_lengths)
-        return self.head_from(h_ref, h_alt)
+        out = self.head_from(h_ref, h_alt)
+        if self.profile is None:
+            return out
+        if profile_logits is not None:
+            return out + profile_logits.float()
+        profiles = self.pair_profiles(ref_tokens, ref_lengths, alt_tokens, alt_lengths)
+        return out + self.profile(ref_tokens, None, profiles=profiles)
 
 
 __all__ = ["RefAltModel", "HEADS", "DIFFERENCES"]

@@ -29,6 +29,7 @@ from genomix.models.config import validate as validate_model
 from genomix.precision import PRECISIONS
 from genomix.training.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from genomix.validation import SEED_MAX
+from genomix.training.tasks import REGRESSION_TARGETS
 
 CHECKPOINT_MODES = ("block", "segments", "segments_bf16")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -60,9 +61,15 @@ class TrainConfig:
             the k-mer baseline (train, C chosen on valid, the whole sequences' profiles) and keeps it
             fixed, so the network learns only what the k-mer profile misses (``on`` without a head is an
             error); ``off``: it starts at zero and trains with the network on each batch's k-mers;
-            ``auto``: ``on`` when training reads windows (``train_crop``), else ``off``.
+            ``auto``: ``on`` when training reads windows (``train_crop``) and for the ref/alt variant
+            model (its profile of the changed k-mers is fitted as the ridge / logistic baseline), else ``off``.
         profile_folds: with ``profile_fit``, training adds the network to the head's out-of-fold logits
-            of each training sequence, from this many folds (0: the fitted head's own logits).
+            of each training sequence, from this many folds (0: the fitted head's own logits); on a
+            variant dataset of several elements the folds hold out whole elements.
+        regression_targets: what a regression model is trained to predict: ``standardised`` labels,
+            ``element_ranks`` (each label's normal score within its element, ``best.pt`` chosen by
+            Spearman: elements measured on different scales weigh alike; variant datasets with element
+            references only) or ``auto`` (``element_ranks`` where the dataset has two or more elements).
         lr: peak learning rate (after warm-up).
         min_lr: learning rate at the end of the cosine decay.
         decoder_lr_scale: the decoder's (and k-mer profile head's) learning rate is ``lr * decoder_lr_scale``;
@@ -107,6 +114,7 @@ class TrainConfig:
     reverse_complement: str = "auto"
     profile_fit: str = "auto"
     profile_folds: int = 5
+    regression_targets: str = "auto"
     lr: float = 2e-3
     min_lr: float = 1e-5
     decoder_lr_scale: float = 0.0
@@ -219,6 +227,8 @@ def validate(config: TrainConfig) -> list[str]:
           f"profile_fit should be one of {', '.join(PROFILE_FIT)}, got {config.profile_fit!r}")
     check(config.profile_folds == 0 or config.profile_folds >= 2,
           f"profile_folds should be 0 or >= 2, got {config.profile_folds}")
+    check(config.regression_targets in REGRESSION_TARGETS,
+          f"regression_targets should be one of {', '.join(REGRESSION_TARGETS)}, got {config.regression_targets!r}")
     check(config.pool_size >= 1, f"pool_size should be >= 1, got {config.pool_size}")
     check(config.lr > 0, f"lr should be > 0, got {config.lr}")
     check(0 <= config.min_lr <= config.lr, f"min_lr should be in [0, lr], got {config.min_lr}")

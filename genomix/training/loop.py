@@ -108,7 +108,9 @@ class Trainer:
         self.train_split = self.dataset.split("train")
         target_scale = resume_payload.get("target_scale") if resume_payload else None
         self.task = make_task(self.dataset, class_weights=config.class_weights, target_scale=target_scale,
-                              masking=masking_plan(config), seed=config.seed)
+                              masking=masking_plan(config), seed=config.seed,
+                              regression_targets=config.regression_targets)
+        self.train_targets = getattr(getattr(self.task, "inner", self.task), "train_targets", None)
         self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
@@ -160,10 +162,14 @@ class Trainer:
         # auto: fitted where training reads windows of longer sequences; there a head trained jointly
         # sees noisy window profiles (Insects, Fungi, Plants: docs/quality.md). On sequences read whole
         # it trains stably with the network, and measured better there (enhancers 0.723 against 0.706).
-        if mode == "off" or (mode == "auto" and not self.config.train_crop):
+        # The ref/alt model's profile of the changed k-mers is fitted: trained jointly it overfits the
+        # training elements, where the ridge's strong regularisation chosen on valid carries over (MPRA).
+        pairs = self.model_kwargs.get("architecture") == "ref_alt"
+        if mode == "off" or (mode == "auto" and not self.config.train_crop and not pairs):
             return None
+        metric = None if self.config.select_metric == "auto" else self.config.select_metric
         fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles, seed=self.config.seed,
-                                  folds=self.config.profile_folds)
+                                  folds=self.config.profile_folds, metric=metric)
         if fresh:
             logger.info("k-mer profile head fitted as the k-mer baseline (C=%g, valid %s %.4f) and kept fixed; "
                         "training adds the network to its %s logits", fitted["C"], fitted["metric"], fitted["valid"],
@@ -307,6 +313,10 @@ class Trainer:
         self.session_started = time.monotonic()  # max_minutes limits this invocation, not the whole run
         window_tokens, window_start = 0, time.monotonic()
         stop_reason = "finished"
+        if self.step == 0 and self.last_eval_step < 0 and self.train_profile_logits is not None:
+            # the network starts at zero, so this is the fitted k-mer baseline alone: best.pt starts as
+            # the baseline, and the network replaces it only where it does better on valid
+            self.evaluate(0)
         for epoch in range(self.sampler.epoch, config.epochs):
             self.sampler.set_epoch(epoch)
             micro = self.sampler.position % config.grad_accum
@@ -319,6 +329,8 @@ class Trainer:
                                                  reverse_complement=config.reverse_complement == "on")
                 if getattr(self.task, "targets_in_batch", False):  # masked_lm: the reader made the targets
                     *inputs, labels = inputs
+                elif self.train_targets is not None:  # element ranks: the task computed them once
+                    labels = self.train_targets[indices]
                 else:
                     labels = self.task.labels_tensor(np.asarray(split.labels)[batch])
                 inputs = tuple(tensor.to(self.context.device) for tensor in inputs)

@@ -25,6 +25,8 @@ import torch
 logger = logging.getLogger(__name__)
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)  # as the k-mer baseline's (genomix.training.baseline)
+REGRESSION_C_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
+"""Ridge ``alpha = 1 / C``: variant effects want strong regularisation (MPRA: alpha 100-1000 on valid)."""
 _ABSENT_CLASS_LOGIT = -30.0  # below every fitted class: a class missing from train is never predicted
 
 
@@ -46,14 +48,34 @@ def whole_profiles(head: torch.nn.Module, split: Any, *, chunk_tokens: int = 1 <
     return torch.cat(rows)
 
 
+def pair_profiles(model: torch.nn.Module, split: Any, *, chunk: int = 2048) -> torch.Tensor:
+    """``(n, n_kmers)`` float32 profiles of the changes of a ``variant_effect`` split, in split order
+    (:meth:`~genomix.models.variant.RefAltModel.pair_profiles`)."""
+    from genomix.datasets.variant_batches import read_pairs
+
+    rows = []
+    for start in range(0, len(split), chunk):
+        arrays = read_pairs(split, np.arange(start, min(start + chunk, len(split))))
+        rows.append(model.pair_profiles(*(torch.from_numpy(np.asarray(a).astype(np.int64)) for a in arrays)))
+    return torch.cat(rows) if rows else torch.zeros(0, model.profile.n_ids - 2)
+
+
+def split_profiles(model: torch.nn.Module, split: Any) -> torch.Tensor:
+    """What a model's profile head reads for each record of a split: the whole sequence's k-mer
+    frequencies, or the k-mer counts a variant changes (ref/alt models)."""
+    if hasattr(model, "pair_profiles"):
+        return pair_profiles(model, split)
+    return whole_profiles(model.profile, split)
+
+
 def fit_profile_statistics(model: torch.nn.Module, dataset: Any) -> torch.Tensor | None:
-    """Standardise a model's k-mer profile head (if it has one) by the training split's whole sequences;
-    returns those training profiles (None without a head). The statistics are buffers, saved with the
-    weights, so a resumed or loaded model has them."""
+    """Standardise a model's k-mer profile head (if it has one) by the training split's profiles
+    (:func:`split_profiles`); returns those training profiles (None without a head). The statistics are
+    buffers, saved with the weights, so a resumed or loaded model has them."""
     head = getattr(model, "profile", None)
     if head is None:
         return None
-    profiles = whole_profiles(head, dataset.split("train"))
+    profiles = split_profiles(model, dataset.split("train"))
     head.fit_statistics(profiles)
     return profiles
 
@@ -87,46 +109,60 @@ def _is_classification(task: Any) -> bool:
     return getattr(task, "inner", task).name == "classification"
 
 
+def training_targets(task: Any, dataset: Any) -> np.ndarray:
+    """What the model is trained to output for each training record: the task's own training targets
+    (element ranks) or its tensor of the labels."""
+    targets = getattr(getattr(task, "inner", task), "train_targets", None)
+    if targets is None:
+        targets = task.labels_tensor(np.asarray(dataset.split("train").labels))
+    return targets.numpy()
+
+
 @torch.no_grad()
 def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_profiles: torch.Tensor,
-                     c_grid: tuple[float, ...] = C_GRID, seed: int = 0, folds: int = 5) -> dict[str, Any]:
+                     c_grid: tuple[float, ...] | None = None, seed: int = 0, folds: int = 5,
+                     metric: str | None = None) -> dict[str, Any]:
     """Set the profile head's linear layer to the k-mer baseline fitted on train, C chosen on valid, and
     return the logits that training should add for each training sequence.
 
     Classification: multinomial logistic regression (two classes: the logit difference split evenly
     between the two outputs, so the softmax equals the fitted sigmoid); classes absent from train get a
-    logit far below the others. Regression: ridge (``alpha = 1 / C``) on the task's standardised targets.
-    The head's standardisation must be fitted already (:func:`fit_profile_statistics`).
+    logit far below the others. Regression: ridge (``alpha = 1 / C``) on the task's training targets
+    (:func:`training_targets`). ``C`` (from ``c_grid``, by default :data:`C_GRID` or
+    :data:`REGRESSION_C_GRID`) is the one with the best valid ``metric`` (default: ``roc_auc``, or the
+    regression task's own selection metric). The head's standardisation must be fitted already
+    (:func:`fit_profile_statistics`).
 
     The logits for training are *out of fold* (``folds`` > 1: each sequence's from a fit on the other
     folds, same C): on its own training data a near-separable linear model is almost always right and
     confident, which leaves the network nothing to learn; out of fold, its training logits err where it
     errs on new sequences, and the network learns to correct that. ``folds=0``: the fitted head's own.
+    On a variant dataset of several elements the folds hold out whole elements, as the test split does.
 
     Returns:
         ``{"C", "metric", "valid": the chosen fit's valid metric, "folds", "train_logits": (n_train,
         output_size) float32 tensor}``.
     """
-    from genomix.training.metrics import classification_metrics
+    from genomix.training.metrics import higher_is_better
+    from genomix.training.tasks import element_groups
 
     head = model.profile
     classification = _is_classification(task)
+    metric = metric or ("roc_auc" if classification else task.default_metric)
+    sign = 1.0 if higher_is_better(metric) else -1.0
     output_size = head.linear.out_features
     scale = lambda profiles: ((profiles.double() - head.mean.double()) / head.scale.double()).numpy()  # noqa: E731
     x_train = scale(train_profiles)
-    x_valid = scale(whole_profiles(head, dataset.split("valid")))
-    y_train = task.labels_tensor(np.asarray(dataset.split("train").labels)).numpy()
-    y_valid = task.labels_tensor(np.asarray(dataset.split("valid").labels)).numpy()
+    x_valid = scale(split_profiles(model, dataset.split("valid")))
+    y_train = training_targets(task, dataset)
+    labels_valid = np.asarray(dataset.split("valid").labels)
     best: tuple[float, float, Any] | None = None
-    for c in c_grid:
+    for c in c_grid or (C_GRID if classification else REGRESSION_C_GRID):
         estimator = _fit(_estimator(classification, c, seed), x_train, y_train)
         outputs = _logits(estimator, x_valid, classification=classification, output_size=output_size)
-        if classification:
-            score = classification_metrics(y_valid, torch.softmax(torch.from_numpy(outputs), 1).numpy()).get("roc_auc")
-        else:
-            score = -float(np.mean((outputs - y_valid.reshape(len(x_valid), -1)) ** 2))
-        score = -np.inf if score is None or not np.isfinite(score) else float(score)
-        logger.info("k-mer profile head: C=%g valid %s %.4f", c, "roc_auc" if classification else "-mse", score)
+        score = task.metrics(labels_valid, task.scores(torch.from_numpy(outputs))).get(metric)
+        score = -np.inf if score is None or not np.isfinite(score) else sign * float(score)
+        logger.info("k-mer profile head: C=%g valid %s %.4f", c, metric, sign * score)
         if best is None or score > best[0]:
             best = (score, c, estimator)
     assert best is not None
@@ -147,27 +183,35 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
         bias.copy_(intercept.reshape(bias.shape))
     head.linear.weight.copy_(weight)
     head.linear.bias.copy_(bias)
+    groups = element_groups(dataset, "train")
+    if groups is not None and len(np.unique(groups)) < 2:
+        groups = None
+    if groups is not None:
+        folds = min(folds, len(np.unique(groups)))
     if folds > 1 and len(x_train) >= 2 * folds:
         train_logits = out_of_fold_logits(x_train, y_train, classification=classification, c=c, seed=seed,
-                                          folds=folds, output_size=output_size)
+                                          folds=folds, output_size=output_size, groups=groups)
     else:
         folds = 0
         train_logits = head.linear(torch.from_numpy(x_train).to(head.linear.weight.dtype)).double().numpy()
-    return {"C": c, "metric": "roc_auc" if classification else "neg_mse", "valid": score, "folds": folds,
+    return {"C": c, "metric": metric, "valid": sign * score, "folds": folds,
             "train_logits": torch.from_numpy(train_logits).float()}
 
 
 def out_of_fold_logits(x: np.ndarray, y: np.ndarray, *, classification: bool, c: float, seed: int, folds: int,
-                       output_size: int) -> np.ndarray:
+                       output_size: int, groups: np.ndarray | None = None) -> np.ndarray:
     """``(n, output_size)``: each row's logits from the linear model fitted on the other folds
-    (stratified for classification, seeded)."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+    (stratified for classification, whole ``groups`` held out when given; seeded)."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
-    splitter = (StratifiedKFold if classification else KFold)(n_splits=folds, shuffle=True, random_state=seed)
+    if groups is not None:
+        splitter: Any = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        splitter = (StratifiedKFold if classification else KFold)(n_splits=folds, shuffle=True, random_state=seed)
     out = np.zeros((len(x), output_size))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a class with fewer members than folds
-        for fit_rows, held_out in splitter.split(x, y if classification else None):
+        for fit_rows, held_out in splitter.split(x, y if classification else None, groups):
             if classification and len(np.unique(y[fit_rows])) < 2:
                 raise ValueError("a fold holds one class only; use fewer folds")
             estimator = _fit(_estimator(classification, c, seed), x[fit_rows], y[fit_rows])
@@ -175,4 +219,5 @@ def out_of_fold_logits(x: np.ndarray, y: np.ndarray, *, classification: bool, c:
     return out
 
 
-__all__ = ["C_GRID", "fit_profile_head", "fit_profile_statistics", "out_of_fold_logits", "whole_profiles"]
+__all__ = ["C_GRID", "REGRESSION_C_GRID", "fit_profile_head", "fit_profile_statistics", "out_of_fold_logits",
+           "pair_profiles", "split_profiles", "training_targets", "whole_profiles"]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genomix.errors import DatasetFormatError
+from genomix.errors import ConfigError, DatasetFormatError
 from genomix.models.tensors import class_probabilities
 from genomix.training import metrics
 
@@ -62,14 +62,22 @@ class ClassificationTask:
 
 
 class RegressionTask:
-    """Scalar regression: the model predicts the standardised target; MSE loss; metrics in target units."""
+    """Scalar regression: the model predicts the standardised target; MSE loss; metrics in target units.
+
+    With ``train_groups`` (for example the element each variant of a saturation-mutagenesis MPRA
+    belongs to), the training targets are each label's normal score *within its group* instead
+    (:func:`group_normal_scores`), and ``best.pt`` is chosen by Spearman correlation: groups measured
+    on different scales (one element's effects spread 0.12, another's 0.78 log2 units) then weigh
+    alike, and the model learns which variants matter more within an element, which is what carries
+    over to an element it has not seen. Predictions stay in target units (times the labels' std).
+    """
 
     name = "regression"
     default_metric = "mse"
     output_size = 1
 
     def __init__(self, train_labels: np.ndarray, *, target_scale: list[float] | None = None,
-                 tolerance: float | None = None) -> None:
+                 tolerance: float | None = None, train_groups: np.ndarray | None = None) -> None:
         self.tolerance = tolerance
         if tolerance is not None:  # a tolerance task (the adding problem): select on reg_acc
             self.default_metric = "reg_acc"
@@ -78,6 +86,12 @@ class RegressionTask:
             std = float(labels.std()) if labels.size > 1 else 1.0
             target_scale = [float(labels.mean()) if labels.size else 0.0, std if std > 0 else 1.0]
         self.mean, self.std = (float(v) for v in target_scale)
+        self.train_targets: torch.Tensor | None = None
+        """``(n_train,)`` float32 targets of the training split in its order, when they are not
+        :meth:`labels_tensor` of the labels (``train_groups``)."""
+        if train_groups is not None:
+            self.train_targets = torch.as_tensor(group_normal_scores(labels, train_groups), dtype=torch.float32)
+            self.default_metric = "spearman"
 
     def labels_tensor(self, labels: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((np.asarray(labels, dtype=np.float64) - self.mean) / self.std, dtype=torch.float32)
@@ -101,15 +115,54 @@ class RegressionTask:
         return {"target_scale": [self.mean, self.std]}
 
 
-def regression_task(dataset: Any, train_labels: np.ndarray, *,
-                    target_scale: list[float] | None = None) -> RegressionTask:
-    """The regression task for a dataset; adding-problem files also report and select on ``reg_acc``."""
+def group_normal_scores(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``(n,)`` float64: each label's normal score within its group, ``Phi^-1((rank - 1/2) / n_group)``
+    (ties share their mean rank; a group of one scores 0)."""
+    from scipy.stats import norm, rankdata
+
+    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
+    groups = np.asarray(groups)
+    if groups.shape != labels.shape:
+        raise ValueError(f"groups should be one per label ({labels.shape}), got {groups.shape}")
+    out = np.zeros_like(labels)
+    for group in np.unique(groups):
+        members = groups == group
+        out[members] = norm.ppf((rankdata(labels[members]) - 0.5) / members.sum())
+    return out
+
+
+def element_groups(dataset: Any, split: str) -> np.ndarray | None:
+    """The element (reference record) of each variant of a split, for a ``variant_effect`` dataset built
+    with element references (one record per measured element, e.g. an MPRA); else None."""
+    if dataset.task != "variant_effect" or not dataset.attrs.get("element_field"):
+        return None
+    return np.asarray(dataset.split(split).meta("contig")).astype(str)
+
+
+REGRESSION_TARGETS = ("auto", "standardised", "element_ranks")
+"""``standardised``: (label - mean) / std; ``element_ranks``: normal scores within each element
+(:class:`RegressionTask`); ``auto``: ``element_ranks`` on variant datasets of two or more elements."""
+
+
+def regression_task(dataset: Any, train_labels: np.ndarray, *, target_scale: list[float] | None = None,
+                    targets: str = "standardised") -> RegressionTask:
+    """The regression task for a dataset; adding-problem files also report and select on ``reg_acc``.
+
+    Raises:
+        ConfigError: ``targets='element_ranks'`` on a dataset without element references.
+    """
     tolerance = None
     if dataset.attrs.get("generator") == "adding":
         from genomix.datasets.adding import TOLERANCE
 
         tolerance = TOLERANCE
-    return RegressionTask(train_labels, target_scale=target_scale, tolerance=tolerance)
+    groups = None if targets == "standardised" else element_groups(dataset, "train")
+    if groups is not None and targets == "auto" and len(np.unique(groups)) < 2:
+        groups = None
+    if groups is None and targets == "element_ranks":
+        raise ConfigError("regression_targets=element_ranks needs a variant_effect dataset built with element "
+                          "references (build-dataset variants --element-field)")
+    return RegressionTask(train_labels, target_scale=target_scale, tolerance=tolerance, train_groups=groups)
 
 
 class VariantEffectTask:
@@ -158,7 +211,7 @@ PRETRAINING_TASKS = ("masked_lm",)
 
 
 def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[float] | None = None,
-              masking: Any = None, seed: int = 0):
+              masking: Any = None, seed: int = 0, regression_targets: str = "standardised"):
     """The task object for an open dataset (``masking``, ``seed``: the plan and seed of ``masked_lm``).
 
     Raises:
@@ -180,7 +233,7 @@ def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[f
             raise DatasetFormatError("a classification dataset should list its classes")
         task: Any = ClassificationTask(list(dataset.classes), train_labels, class_weights=class_weights)
     else:
-        task = regression_task(dataset, train_labels, target_scale=target_scale)
+        task = regression_task(dataset, train_labels, target_scale=target_scale, targets=regression_targets)
     if dataset.task == "variant_effect":
         return VariantEffectTask(task, window=dataset.attrs.get("window"))
     return task
