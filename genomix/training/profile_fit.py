@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from genomix.training.tasks import is_classification
+
 logger = logging.getLogger(__name__)
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)  # as the k-mer baseline's (genomix.training.baseline)
@@ -83,10 +85,6 @@ def _logits(estimator: Any, x: np.ndarray, *, classification: bool, output_size:
     return out
 
 
-def _is_classification(task: Any) -> bool:
-    return getattr(task, "inner", task).name == "classification"
-
-
 @torch.no_grad()
 def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_profiles: torch.Tensor,
                      c_grid: tuple[float, ...] = C_GRID, seed: int = 0, folds: int = 5) -> dict[str, Any]:
@@ -110,7 +108,7 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
     from genomix.training.metrics import classification_metrics
 
     head = model.profile
-    classification = _is_classification(task)
+    classification = is_classification(task)
     output_size = head.linear.out_features
     scale = lambda profiles: ((profiles.double() - head.mean.double()) / head.scale.double()).numpy()  # noqa: E731
     x_train = scale(train_profiles)
