@@ -139,6 +139,25 @@ def is_disk_full(error: BaseException) -> bool:
     return False
 
 
+def disk_full_at(path: str | os.PathLike) -> bool:
+    """Whether the file system of ``path``'s folder has no block left (``False`` when it cannot be asked).
+
+    Some writers (torch's, zlib's on close) report a full disk without ``ENOSPC``; the file system tells.
+    """
+    try:
+        return os.statvfs(Path(path).parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def write_failure_reason(error: OSError, *, path: str | os.PathLike | None = None) -> str:
+    """Why a write failed, for an error message: ``no space left on device`` when the disk or quota is full
+    (:func:`is_disk_full`, or :func:`disk_full_at` ``path`` when given), else the system's words."""
+    if is_disk_full(error) or (path is not None and disk_full_at(path)):
+        return "no space left on device"
+    return error.strerror or str(error)
+
+
 PARTIAL = ".partial"
 
 
