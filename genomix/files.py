@@ -10,12 +10,16 @@ cleans up those temporary files in one way:
   it ``0600`` and a shared lab folder could not read the result);
 - on any exception (``KeyboardInterrupt`` and ``ENOSPC`` included) it is removed and the old target,
   if any, stays as it was.
+
+It also holds :func:`file_sha256`, the checksum that dataset provenance and exported model folders
+record of a file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import secrets
@@ -124,6 +128,15 @@ def atomic_open(target: str | os.PathLike, mode: str = "w", **kwargs) -> Iterato
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file, as hex (read in 1 MiB blocks: any size in bounded memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def is_disk_full(error: BaseException) -> bool:
