@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import pickle
 import warnings
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 import torch
 
 from genomix.errors import CheckpointError, OutputError
-from genomix.files import atomic_open, is_disk_full
+from genomix.files import atomic_open, disk_full_at, is_disk_full
 
 FORMAT = "genomix-checkpoint"
 VERSION = 1
@@ -48,18 +47,12 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
             torch.save(payload, stream)
     except (OSError, RuntimeError) as error:  # torch reports a failed write as a RuntimeError
         if isinstance(error, OSError) or is_disk_full(error) or "write failed" in str(error):
-            reason = "no space left on device" if is_disk_full(error) or _full(path) else str(error).splitlines()[-1]
+            full = is_disk_full(error) or disk_full_at(path)
+            reason = "no space left on device" if full else str(error).splitlines()[-1]
             raise OutputError(getattr(error, "errno", None) or errno.EIO,
                               f"cannot write checkpoint {path}: {reason}; the previous file there, if any, "
                               "is unchanged", str(path)) from None
         raise
-
-
-def _full(path: Path) -> bool:
-    try:
-        return os.statvfs(path.parent).f_bavail == 0
-    except OSError:
-        return False
 
 
 def _unreadable(error: Exception) -> str:

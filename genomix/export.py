@@ -22,7 +22,7 @@ from typing import Any
 
 from genomix.checkpoint import read_checkpoint
 from genomix.errors import CheckpointError, ConfigError, DatasetFormatError, OutputError
-from genomix.files import atomic_directory, is_disk_full
+from genomix.files import atomic_directory, write_failure_reason
 from genomix.model_card import CardFacts, model_card
 from genomix.pretrained import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, build_from_payload, folder_config, write_weights
 
@@ -79,7 +79,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *, 
     except FileExistsError as error:
         raise ConfigError(f"--out {out}: {error.strerror}; choose another folder or give --force") from None
     except OSError as error:
-        reason = "no space left on device" if is_disk_full(error) else (error.strerror or str(error))
+        reason = write_failure_reason(error)
         raise OutputError(error.errno or errno.EIO, f"cannot write model folder {out}: {reason}; nothing was "
                           "left there", str(out)) from None
     logger.info("exported %s to %s (%s parameters, weights sha256 %s)", checkpoint, out, f"{facts.parameters:,}",

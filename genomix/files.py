@@ -10,12 +10,16 @@ cleans up those temporary files in one way:
   it ``0600`` and a shared lab folder could not read the result);
 - on any exception (``KeyboardInterrupt`` and ``ENOSPC`` included) it is removed and the old target,
   if any, stays as it was.
+
+It also holds :func:`file_sha256`, the checksum that dataset provenance and exported model folders
+record of a file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import secrets
@@ -126,6 +130,15 @@ def atomic_open(target: str | os.PathLike, mode: str = "w", **kwargs) -> Iterato
         raise
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file, as hex (read in 1 MiB blocks: any size in bounded memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def is_disk_full(error: BaseException) -> bool:
     """Whether ``error`` (or an error it was raised from) says the disk or quota is full."""
     seen = 0
@@ -137,6 +150,25 @@ def is_disk_full(error: BaseException) -> bool:
         error = error.__cause__ or error.__context__
         seen += 1
     return False
+
+
+def disk_full_at(path: str | os.PathLike) -> bool:
+    """Whether the file system of ``path``'s folder has no block left (``False`` when it cannot be asked).
+
+    Some writers (torch's, zlib's on close) report a full disk without ``ENOSPC``; the file system tells.
+    """
+    try:
+        return os.statvfs(Path(path).parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def write_failure_reason(error: OSError, *, path: str | os.PathLike | None = None) -> str:
+    """Why a write failed, for an error message: ``no space left on device`` when the disk or quota is full
+    (:func:`is_disk_full`, or :func:`disk_full_at` ``path`` when given), else the system's words."""
+    if is_disk_full(error) or (path is not None and disk_full_at(path)):
+        return "no space left on device"
+    return error.strerror or str(error)
 
 
 PARTIAL = ".partial"

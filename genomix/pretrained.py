@@ -22,7 +22,6 @@ from the folder (safetensors holds tensors, JSON holds data).
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 
 from genomix import __version__
 from genomix.errors import CheckpointError
+from genomix.files import file_sha256
 
 FORMAT = "genomix-model"
 VERSION = 1
@@ -44,15 +44,6 @@ REQUIRED = ("format", "format_version", "genomix_version", "architecture", "mode
 OPTIONAL = ("target_scale", "label_kind", "window", "training")
 INFO_KEYS = ("task", "alphabet", "vocab", "classes", "target_scale", "label_kind", "window")
 """The keys a checkpoint and a folder share (what :func:`genomix.checkpoint.load_model` returns)."""
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file, as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def folder_config(info: dict[str, Any], *, weights_sha256: str, training: dict[str, Any] | None = None

@@ -1,14 +1,15 @@
-"""genomix.files.atomic_directory: a folder appears complete or not at all; stale partial folders go."""
+"""genomix.files: a folder appears complete or not at all, stale partial folders go; a full disk is named as such."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
 
 import pytest
 
-from genomix.files import PARTIAL, _host, atomic_directory
+from genomix.files import PARTIAL, _host, atomic_directory, disk_full_at, write_failure_reason
 
 
 def test_folder_appears_only_when_complete(tmp_path):
@@ -54,3 +55,21 @@ def test_partial_folders_of_dead_writers_are_removed(tmp_path):
     with atomic_directory(tmp_path / "model"):
         pass
     assert not stale.exists() and live.exists()
+
+
+def test_a_write_failure_says_the_disk_is_full_when_it_is(tmp_path, monkeypatch):
+    assert write_failure_reason(OSError(errno.EACCES, "Permission denied")) == "Permission denied"
+    assert write_failure_reason(OSError(errno.EDQUOT, "Disk quota exceeded")) == "no space left on device"
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as cause:
+            raise OSError(errno.EIO, "Input/output error") from cause
+    except OSError as wrapped:
+        assert write_failure_reason(wrapped) == "no space left on device"
+    eio = OSError(errno.EIO, "Input/output error")  # zlib's close on a full disk says no more
+    assert write_failure_reason(eio, path=tmp_path / "out.vcf.gz") == "Input/output error"
+    assert not disk_full_at(tmp_path / "missing" / "folder" / "out") and disk_full_at(tmp_path / "out") is False
+    monkeypatch.setattr(os, "statvfs", lambda folder: os.statvfs_result((4096,) * 4 + (0,) * 6))
+    assert disk_full_at(tmp_path / "out")
+    assert write_failure_reason(eio, path=tmp_path / "out") == "no space left on device"

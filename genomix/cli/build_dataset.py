@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from collections.abc import Callable
 
 import click
 
 from genomix.cli import command_line
 from genomix.cli._errors import user_errors
+from genomix.cli._progress import progress_counter
+from genomix.cli._summary import skipped_lines
 from genomix.datasets.ranks import RANKS
 from genomix.datasets.splits import parse_fractions
 from genomix.validation import SEED_MAX
@@ -89,7 +90,7 @@ def taxonomy(more_files, genbank, rank, label_from, fasta, labels, id_column, la
         raise ConfigError("give either --genbank FILE... or --fasta FILE... (with --labels or --label-regex)")
     genbank, fasta = (list(genbank) + list(more_files), list(fasta)) if genbank else (
         list(genbank), list(fasta) + list(more_files))
-    with _progress(quiet) as progress:
+    with progress_counter(quiet, unit="bp", desc="reading") as progress:
         if genbank:
             summary = builder.build_taxonomy_from_genbank(genbank, out, rank=rank, label_from=label_from,
                                                           progress=progress, **kwargs)
@@ -100,30 +101,10 @@ def taxonomy(more_files, genbank, rank, label_from, fasta, labels, id_column, la
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
 
 
-class _progress:
-    """A tqdm bar over bases read, on stderr; nothing with ``quiet``."""
-
-    def __init__(self, quiet: bool):
-        self.bar = None
-        if not quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(unit="bp", unit_scale=True, desc="reading", file=sys.stderr, leave=False)
-
-    def __enter__(self):
-        return None if self.bar is None else self.bar.update
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def format_summary(summary: dict) -> str:
     """The build summary as a few readable lines."""
     lines = [f"records read: {summary['records_read']:,}"]
-    skipped = summary["skipped"]
-    lines.append(f"skipped: {sum(skipped.values()):,}")
-    lines += [f"  {reason}: {count:,}" for reason, count in skipped.items()]
+    lines += skipped_lines(summary["skipped"])
     classes = summary["classes"]
     lines.append(f"kept: {summary['kept']:,} in {len(classes)} classes")
     width = max([len("class"), *(len(name) for name in classes)])

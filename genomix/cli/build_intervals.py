@@ -6,12 +6,13 @@ Registered into the ``build-dataset`` group (``build_dataset.add_command(interva
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from genomix.cli import command_line
 from genomix.cli._errors import user_errors
+from genomix.cli._progress import progress_counter
+from genomix.cli._summary import skipped_lines
 from genomix.validation import SEED_MAX
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
@@ -67,30 +68,20 @@ def intervals(reference, bed, out, window, labels, id_column, label_column, cont
     if split_text is not None and (valid or test):
         raise ConfigError("give --split (random split) or --valid-chroms/--test-chroms (split by chromosome), "
                           "not both")
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(unit="regions", unit_scale=True, desc="reading", file=sys.stderr, leave=False)
-    try:
+    with progress_counter(quiet, unit="regions", desc="reading") as progress:
         summary = build_interval_dataset(
             reference, bed, out, window=window, labels=labels, id_column=id_column, label_column=label_column,
             contig_aliases=parse_contig_aliases(contig_alias), strict=strict, valid_chroms=valid, test_chroms=test,
             fractions=parse_fractions(split_text or "0.8,0.1,0.1"), seed=seed, negatives=negatives,
             negative_label=negative_label, gc_tolerance=gc_tolerance,
-            progress=None if bar is None else bar.update, command=command_line())
-    finally:
-        if bar is not None:
-            bar.close()
+            progress=progress, command=command_line())
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
 
 
 def format_summary(summary: dict) -> str:
     """The build summary as a few readable lines."""
     lines = [f"regions read: {summary['regions_read']:,}"]
-    lines.append(f"skipped: {sum(summary['skipped'].values()):,}")
-    for reason, count in summary["skipped"].items():
-        lines.append(f"  {reason}: {count:,} (first: {summary['first_skipped'][reason]})")
+    lines += skipped_lines(summary["skipped"], summary["first_skipped"])
     negatives = summary["negatives"]
     if negatives is not None:
         lines.append(f"negatives: {negatives['found']:,} of {negatives['asked']:,} found (mean |GC difference| "

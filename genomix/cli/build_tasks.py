@@ -9,12 +9,12 @@ first.
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from genomix.cli import command_line
 from genomix.cli._errors import user_errors
+from genomix.cli._progress import progress_counter
 from genomix.validation import SEED_MAX
 
 _OUT = click.Path(dir_okay=False, writable=True)
@@ -27,22 +27,7 @@ def _command_line() -> list[str]:
     return command_line()
 
 
-class _Progress:
-    """A tqdm counter on stderr; nothing with ``quiet``. Yields the update callback (or ``None``)."""
-
-    def __init__(self, quiet: bool, *, unit: str, desc: str):
-        self.bar = None
-        if not quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(unit=unit, unit_scale=True, desc=desc, file=sys.stderr, leave=False)
-
-    def __enter__(self):
-        return None if self.bar is None else self.bar.update
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
+_Progress = progress_counter  # the name genomix.cli.pretrain imports; new code imports progress_counter
 
 
 def _echo(summary: dict, as_json: bool, lines: list[str]) -> None:
@@ -67,7 +52,7 @@ def adding(base_length, max_length, n_train, n_valid, n_test, seed, out, as_json
     """Generate the adding problem (2 real channels, regression, metric reg_acc)."""
     from genomix.datasets.adding import build_adding
 
-    with _Progress(quiet, unit="pos", desc="generating") as progress:
+    with progress_counter(quiet, unit="pos", desc="generating") as progress:
         summary = build_adding(out, base_length=base_length, n_train=n_train, n_valid=n_valid, n_test=n_test,
                                max_length=max_length, seed=seed, progress=progress, command=_command_line())
     lines = [f"adding problem, base length {summary['base_length']:,}, max length {summary['max_length']:,}"]
@@ -101,7 +86,7 @@ def listops(n_train, n_valid, n_test, min_length, max_length, max_depth, max_arg
     """Generate Long Range Arena ListOps (10 classes; one byte per token)."""
     from genomix.datasets.listops import build_listops
 
-    with _Progress(quiet, unit="expr", desc="generating") as progress:
+    with progress_counter(quiet, unit="expr", desc="generating") as progress:
         summary = build_listops(out, n_train=n_train, n_valid=n_valid, n_test=n_test, min_length=min_length,
                                 max_length=max_length, max_depth=max_depth, max_args=max_args, seed=seed,
                                 progress=progress, command=_command_line())
@@ -147,7 +132,7 @@ def text(tsv, jsonl, text_column, label_column, id_column, classes, min_count, m
         raise ConfigError("give exactly one of --tsv FILE and --jsonl FILE")
     filters = Filters(classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
                       min_count=min_count, min_len=min_len, max_len=max_len, dedup=dedup)
-    with _Progress(quiet, unit="B", desc="reading") as progress:
+    with progress_counter(quiet, unit="B", desc="reading") as progress:
         summary = build_text(tsv or jsonl, out, file_format="tsv" if tsv else "jsonl", text_column=text_column,
                              label_column=label_column, id_column=id_column, filters=filters,
                              fractions=parse_fractions(split_text), seed=seed, group_by=group_by,

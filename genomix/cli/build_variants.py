@@ -6,12 +6,13 @@ Registered into the ``build-dataset`` group by the lead (``build_dataset.add_com
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from genomix.cli import command_line
 from genomix.cli._errors import user_errors
+from genomix.cli._progress import progress_counter
+from genomix.cli._summary import skipped_lines
 from genomix.validation import SEED_MAX
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
@@ -46,30 +47,20 @@ def variant_effect(reference, vcf, out, window, label, label_map, classes, group
     from genomix.datasets.variant_windows import parse_contig_aliases
     from genomix.datasets.variants import build_variant_dataset
 
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(unit="records", unit_scale=True, desc="reading", file=sys.stderr, leave=False)
-    try:
+    with progress_counter(quiet, unit="records", desc="reading") as progress:
         summary = build_variant_dataset(
             reference, vcf, out, window=window, label=label, label_map=label_map,
             classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
             group_by=list(group_by), fractions=parse_fractions(split_text), seed=seed, strict=strict,
             contig_aliases=parse_contig_aliases(contig_alias), element_field=element_field, region=region,
-            progress=None if bar is None else bar.update, command=command_line())
-    finally:
-        if bar is not None:
-            bar.close()
+            progress=progress, command=command_line())
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
 
 
 def format_summary(summary: dict) -> str:
     """The build summary as a few readable lines."""
     lines = [f"records read: {summary['records_read']:,} ({summary['alleles_read']:,} alleles)"]
-    lines.append(f"skipped: {sum(summary['skipped'].values()):,}")
-    for reason, count in summary["skipped"].items():
-        lines.append(f"  {reason}: {count:,} (first: {summary['first_skipped'][reason]})")
+    lines += skipped_lines(summary["skipped"], summary["first_skipped"])
     splits = summary["splits"]
     lines.append(f"kept: {summary['kept']:,} ({summary['label_kind']}) in {summary['groups']:,} groups: "
                  + ", ".join(f"{name} {count:,}" for name, count in splits.items()))

@@ -9,13 +9,13 @@ The checkpoint is read with :func:`genomix.checkpoint.load_model`; it must hold 
 from __future__ import annotations
 
 import shlex
-import sys
 
 import click
 
 from genomix.cli import command_line
 from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
+from genomix.cli._progress import progress_counter
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
 _MODEL = click.Path(exists=True, readable=True)  # a .pt, or a folder written by genomix export
@@ -53,20 +53,11 @@ def score_variants(model_path, reference, vcf, out, window, rc, batch_tokens, co
     aliases = parse_contig_aliases(contig_alias)
     model, info = load_model(model_path, device=resolve_device(device))
     window, label_kind = variant_settings(info, path=model_path, window=window)
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(unit="records", unit_scale=True, desc="scoring", file=sys.stderr, leave=False)
-    try:
+    with progress_counter(quiet, unit="records", desc="scoring") as progress:
         summary = score_vcf(model, reference=reference, vcf=vcf, out=out, window=window, label_kind=label_kind,
                             classes=info.get("classes"), target_scale=info.get("target_scale"), rc=rc,
                             batch_tokens=batch_tokens, contig_aliases=aliases, element_field=element_field,
-                            region=region, progress=None if bar is None else bar.update,
-                            command=shlex.join(command_line()))
-    finally:
-        if bar is not None:
-            bar.close()
+                            region=region, progress=progress, command=shlex.join(command_line()))
     click.echo(f"records: {summary['records']:,}; alleles scored: {summary['alleles_scored']:,}; "
                f"REF mismatches: {summary['ref_mismatch']:,}; outside the reference: "
                f"{summary['outside_reference']:,}; symbolic ALTs: {summary['symbolic_alt']:,}")

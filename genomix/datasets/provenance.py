@@ -5,7 +5,6 @@ Reusable by every builder; stored as the JSON ``provenance`` attribute of the da
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import sys
@@ -14,15 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from genomix import __version__
+from genomix.files import file_sha256
 
 
 def file_digest(path: str | os.PathLike) -> dict:
     """``{"path", "size", "sha256"}`` of one input file (size in bytes)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": str(path), "size": Path(path).stat().st_size, "sha256": digest.hexdigest()}
+    return {"path": str(path), "size": Path(path).stat().st_size, "sha256": file_sha256(path)}
 
 
 def make_provenance(

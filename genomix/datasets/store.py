@@ -551,11 +551,8 @@ class SplitView:
 
         Example: ``split.read_extra("alt", k)`` is the alternative allele sequence of variant ``k``.
         """
+        self._check_extra_pair(prefix)
         group = self._group()
-        for name in (f"{prefix}_tokens", f"{prefix}_offsets"):
-            if name not in group:
-                raise DatasetFormatError(f"{self.dataset.path}: split {self.name!r} has no array {name!r}; "
-                                         f"available: {', '.join(self.extra_names) or 'none'}")
         start, stop = group[f"{prefix}_offsets"][self._index(k):self._index(k) + 2]
         return self._checked(group[f"{prefix}_tokens"][start:stop], f"{prefix}_tokens")
 

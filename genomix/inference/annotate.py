@@ -40,17 +40,13 @@ from genomix.errors import AlphabetError, CheckpointError, ConfigError, InputFor
 from genomix.inference.batching import token_budget_batches
 from genomix.io.fasta import FastaRecord
 from genomix.io.fasta_stream import FastaStream
-from genomix.io.predictions import (
-    RecordPrediction,
-    WindowPrediction,
-    check_output_path,
-    open_prediction_writer,
-)
+from genomix.inference.outputs import check_outputs_not_inputs, open_outputs, output_problems
+from genomix.io.predictions import RecordPrediction, WindowPrediction
 from genomix.precision import PRECISIONS
 from genomix.precision import autocast as precision_autocast
 from genomix.checkpoint import load_model
 from genomix.models.tensors import batch_inputs, class_probabilities
-from genomix.validation import check_output_not_input, resolve_device
+from genomix.validation import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -209,10 +205,7 @@ def annotate_fasta(
     """
     _check_options(out=out, bed=bed, window=window, stride=stride, min_length=min_length, max_length=max_length,
                    precision=precision, max_tokens=max_tokens, on_invalid=on_invalid)
-    inputs = [model_path, source if isinstance(source, (str, os.PathLike)) else None]
-    for path, option in ((out, "--out"), (bed, "--bed")):
-        if path is not None:
-            check_output_not_input(path, inputs, option=option)
+    check_outputs_not_inputs(out, bed, [model_path, source if isinstance(source, (str, os.PathLike)) else None])
     device = _resolve_device(device)
     model, info = load_model(model_path, device=device)
     classes = classifier_classes(info, path=model_path, rc=rc)
@@ -222,8 +215,7 @@ def annotate_fasta(
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(FastaStream(source))
-        writers = [stack.enter_context(open_prediction_writer(path, classes=classes, default=default))
-                   for path, default in ((out, ".tsv"), (bed, ".bed")) if path is not None]
+        writers = open_outputs(stack, out, bed, classes=classes)
         records = stream_predictions(
             model, info, stream, window=window, stride=stride, max_length=max_length, rc=rc, min_length=min_length,
             on_invalid=on_invalid, device=device, precision=precision, max_tokens=max_tokens, summary=summary,
@@ -437,19 +429,7 @@ def _check_options(*, out: Any, bed: Any, window: int | None, stride: int | None
     Raises:
         ConfigError: listing each problem.
     """
-    problems = []
-    if out is None and bed is None:
-        problems.append("give an output: out (TSV, or BED by suffix) and/or bed")
-    if out is not None and bed is not None and str(out) == "-" and str(bed) == "-":
-        problems.append("only one output can go to standard output ('-')")
-    if out is not None and bed is not None and str(out) != "-" and os.path.abspath(out) == os.path.abspath(bed):
-        problems.append(f"out and bed are the same file ({out})")
-    for path, default in ((out, ".tsv"), (bed, ".bed")):
-        if path is not None:
-            try:
-                check_output_path(path, default=default)
-            except ConfigError as error:
-                problems.append(str(error))
+    problems = output_problems(out, bed)
     if window is not None and window < 1:
         problems.append(f"window should be at least 1 base, got {window}")
     if stride is not None:

@@ -33,10 +33,11 @@ from genomix.errors import CheckpointError, ConfigError, InputFormatError
 from genomix.inference.annotate import DEFAULT_MAX_TOKENS, AnnotateProgress, predict_records, predict_tokens
 from genomix.io.bed import BedRegion, read_bed
 from genomix.io.fasta import FastaRecord
-from genomix.io.predictions import RecordPrediction, RegionPrediction, check_output_path, open_prediction_writer
+from genomix.inference.outputs import check_outputs_not_inputs, open_outputs, output_problems
+from genomix.io.predictions import RecordPrediction, RegionPrediction
 from genomix.io.reference import Reference
 from genomix.precision import PRECISIONS
-from genomix.validation import check_output_not_input, resolve_device
+from genomix.validation import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +114,7 @@ def annotate_regions(
     """
     window = check_window(window)
     _check_options(out=out, bed=bed, precision=precision, max_tokens=max_tokens, max_length=max_length)
-    for path, option in ((out, "--out"), (bed, "--bed")):
-        if path is not None:
-            check_output_not_input(path, [model_path, reference, regions], option=option)
+    check_outputs_not_inputs(out, bed, [model_path, reference, regions])
     device = resolve_device(device)
     model, info = load_model(model_path, device=device)
     classes = _dna_classes(info, path=model_path)
@@ -131,8 +130,7 @@ def annotate_regions(
     with contextlib.ExitStack() as stack:
         genome = stack.enter_context(Reference(reference))
         locator = IntervalLocator(genome, bed_path=str(regions), contig_aliases=contig_aliases, window=window)
-        writers = [stack.enter_context(open_prediction_writer(path, classes=classes, default=default, regions=True))
-                   for path, default in ((out, ".tsv"), (bed, ".bed")) if path is not None]
+        writers = open_outputs(stack, out, bed, classes=classes, regions=True)
         placed: dict[str, Interval] = {}
         records = _region_records(locator, regions, placed, summary=summary, strict=strict)
         for chunk in predict_records(records, predict, n_classes=len(classes), alphabet=DNA, max_length=max_length,
@@ -208,19 +206,7 @@ def _check_options(*, out, bed, precision: str, max_tokens: int, max_length: int
     Raises:
         ConfigError: listing each problem.
     """
-    problems = []
-    if out is None and bed is None:
-        problems.append("give an output: out (TSV, or BED by suffix) and/or bed")
-    if out is not None and bed is not None and str(out) == "-" and str(bed) == "-":
-        problems.append("only one output can go to standard output ('-')")
-    if out is not None and bed is not None and str(out) != "-" and os.path.abspath(out) == os.path.abspath(bed):
-        problems.append(f"out and bed are the same file ({out})")
-    for path, default in ((out, ".tsv"), (bed, ".bed")):
-        if path is not None:
-            try:
-                check_output_path(path, default=default, regions=True)
-            except ConfigError as error:
-                problems.append(str(error))
+    problems = output_problems(out, bed, regions=True)
     if precision not in PRECISIONS:
         problems.append(f"precision should be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if max_tokens < 1:

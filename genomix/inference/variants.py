@@ -23,10 +23,12 @@ get no score. A contig missing from the reference is an error, and nothing is wr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -154,23 +156,16 @@ def score_vcf(
         missing from the reference (nothing is written at ``out``).
     """
     check_output_path(out)
-    window = check_window(window)
-    if label_kind not in LABEL_KINDS:
-        raise ConfigError(f"label kind must be one of {', '.join(LABEL_KINDS)}, got {label_kind!r}")
+    window = _check_scoring_options(window, label_kind=label_kind, batch_tokens=batch_tokens)
     check_output_not_input(out, [vcf, reference])
-    if batch_tokens < 1:
-        raise ConfigError(f"batch_tokens must be >= 1, got {batch_tokens}")
-    model.eval()
-    counts = {"records": 0, "alleles_scored": 0, "ref_mismatch": 0, "outside_reference": 0, "symbolic_alt": 0}
-    scorer = _Scorer(model, label_kind=label_kind, target_scale=target_scale, rc=rc, batch_tokens=batch_tokens)
-    with Reference(reference) as genome, VcfReader(vcf, region=region) as reader:
-        locator = VariantLocator(genome, vcf_path=str(vcf), contig_aliases=contig_aliases,
-                                 element_field=element_field)
-        with VcfWriter(out, reader.header, info=_info_fields(label_kind, classes, rc),
+    with _scoring(model, reference=reference, vcf=vcf, window=window, label_kind=label_kind,
+                  target_scale=target_scale, rc=rc, batch_tokens=batch_tokens, contig_aliases=contig_aliases,
+                  element_field=element_field, region=region) as (header, chunks, counts):
+        with VcfWriter(out, header, info=_info_fields(label_kind, classes, rc),
                        filters={REF_MISMATCH: "REF differs from the reference genome; not scored by genomix",
                                 OUTSIDE: "REF is not inside its reference record; not scored by genomix"},
                        command=command) as writer:
-            for chunk in _scored_chunks(reader, locator, scorer, window=window, counts=counts):
+            for chunk in chunks:
                 for record, info, filters in chunk:
                     writer.write(record.record, info=info, filters=filters)
                     if rows is not None:
@@ -203,22 +198,45 @@ def score_table(
     Raises:
         ConfigError, InputFormatError: as :func:`score_vcf`.
     """
+    window = _check_scoring_options(window, label_kind=label_kind, batch_tokens=batch_tokens)
+    rows: list[dict] = []
+    with _scoring(model, reference=reference, vcf=vcf, window=window, label_kind=label_kind,
+                  target_scale=target_scale, rc=rc, batch_tokens=batch_tokens, contig_aliases=contig_aliases,
+                  element_field=element_field, region=region) as (_, chunks, counts):
+        for chunk in chunks:
+            for record, info, filters in chunk:
+                rows.extend(variant_rows(record, info, filters))
+    return rows, counts
+
+
+def _check_scoring_options(window: int, *, label_kind: str, batch_tokens: int) -> int:
+    """The window, once the options :func:`score_vcf` and :func:`score_table` share are checked.
+
+    Raises:
+        ConfigError: a bad window, label kind or token budget.
+    """
     window = check_window(window)
     if label_kind not in LABEL_KINDS:
         raise ConfigError(f"label kind must be one of {', '.join(LABEL_KINDS)}, got {label_kind!r}")
     if batch_tokens < 1:
         raise ConfigError(f"batch_tokens must be >= 1, got {batch_tokens}")
+    return window
+
+
+@contextlib.contextmanager
+def _scoring(model: torch.nn.Module, *, reference: str | os.PathLike, vcf: str | os.PathLike, window: int,
+             label_kind: str, target_scale: Sequence[float] | None, rc: bool, batch_tokens: int,
+             contig_aliases: dict[str, str] | None, element_field: str | None, region: str | None,
+             ) -> Iterator[tuple[Any, Iterator[list[tuple[VcfRecord, dict | None, list[str]]]], dict]]:
+    """Open the reference and the VCF; yield the VCF's header (pysam's), its records scored chunk by chunk (read
+    lazily, in order) and the counts those chunks fill in. The model is put in eval mode."""
     model.eval()
     counts = {"records": 0, "alleles_scored": 0, "ref_mismatch": 0, "outside_reference": 0, "symbolic_alt": 0}
     scorer = _Scorer(model, label_kind=label_kind, target_scale=target_scale, rc=rc, batch_tokens=batch_tokens)
-    rows: list[dict] = []
     with Reference(reference) as genome, VcfReader(vcf, region=region) as reader:
         locator = VariantLocator(genome, vcf_path=str(vcf), contig_aliases=contig_aliases,
                                  element_field=element_field)
-        for chunk in _scored_chunks(reader, locator, scorer, window=window, counts=counts):
-            for record, info, filters in chunk:
-                rows.extend(variant_rows(record, info, filters))
-    return rows, counts
+        yield reader.header, _scored_chunks(reader, locator, scorer, window=window, counts=counts), counts
 
 
 ROW_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "filter", SCORE_FIELD, DIFF_FIELD)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from genomix.errors import ConfigError, OutputError
-from genomix.files import create_temporary, is_disk_full
+from genomix.files import create_temporary, is_disk_full, write_failure_reason
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -207,7 +207,7 @@ class PredictionWriter:
                     self.stream.close()
                 Path(self._temporary).unlink(missing_ok=True)
                 self._temporary = None
-            reason = "no space left on device" if is_disk_full(error) else (error.strerror or str(error))
+            reason = write_failure_reason(error)
             raise OutputError(error.errno or errno.EIO, f"cannot write {self.path}: {reason}; nothing was "
                               "written there", self.path) from None
 

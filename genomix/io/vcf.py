@@ -34,7 +34,7 @@ from typing import Any
 import pysam
 
 from genomix.errors import ConfigError, InputFormatError, OutputError
-from genomix.files import create_temporary, is_disk_full
+from genomix.files import create_temporary, write_failure_reason
 from genomix.validation import check_region_contig, parse_region
 from genomix.io.compression import GZIP_MAGIC
 
@@ -244,13 +244,6 @@ class VcfReader:
                 raise
 
 
-def _disk_full_at(path: Path) -> bool:
-    try:
-        return os.statvfs(path.parent).f_bavail == 0
-    except OSError:
-        return False
-
-
 def _compression_damage(path: str) -> str | None:
     """What is wrong with the gzip/BGZF data of ``path`` (``None``: not compressed, or intact)."""
     try:
@@ -395,8 +388,7 @@ class VcfWriter:
             temporary.unlink(missing_ok=True)
             if not keep:
                 return
-            reason = "no space left on device" if is_disk_full(error) or _disk_full_at(temporary) else (
-                error.strerror or str(error))
+            reason = write_failure_reason(error, path=temporary)
             raise OutputError(error.errno or errno.EIO, f"cannot write {self.path}: {reason}; nothing was "
                               "written there", str(self.path)) from None
         finally:

@@ -36,7 +36,7 @@ from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
 from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
-from genomix.training.tasks import make_task
+from genomix.training.tasks import is_classification, make_task
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class Trainer:
                 )
                 valid = self.task.metrics(labels, outputs)
             valid.pop("confusion", None)
-            if getattr(self.task, "inner", self.task).name == "classification":
+            if is_classification(self.task):
                 valid["log_loss"] = metrics.log_loss(labels, outputs)
             metric = self.task.default_metric if self.config.select_metric == "auto" else self.config.select_metric
             if metric not in valid:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from genomix.errors import OutputError
-from genomix.files import atomic_path, is_disk_full
+from genomix.files import atomic_path, write_failure_reason
 from genomix.training.metrics import binary_average_precision, binary_roc_auc
 
 
@@ -23,7 +23,7 @@ def _save(fig, path: str | Path) -> None:
         with atomic_path(path) as temporary:
             fig.savefig(temporary, dpi=100, format="png")
     except OSError as error:
-        reason = "no space left on device" if is_disk_full(error) else (error.strerror or str(error))
+        reason = write_failure_reason(error)
         raise OutputError(error.errno or errno.EIO, f"cannot write plot {path}: {reason}", str(path)) from None
     finally:
         plt.close(fig)

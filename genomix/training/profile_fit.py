@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from genomix.training.tasks import element_groups, is_classification
+
 logger = logging.getLogger(__name__)
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)  # as the k-mer baseline's (genomix.training.baseline)
@@ -105,10 +107,6 @@ def _logits(estimator: Any, x: np.ndarray, *, classification: bool, output_size:
     return out
 
 
-def _is_classification(task: Any) -> bool:
-    return getattr(task, "inner", task).name == "classification"
-
-
 def training_targets(task: Any, dataset: Any) -> np.ndarray:
     """What the model is trained to output for each training record: the task's own training targets
     (element ranks) or its tensor of the labels."""
@@ -144,10 +142,9 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
         output_size) float32 tensor}``.
     """
     from genomix.training.metrics import higher_is_better
-    from genomix.training.tasks import element_groups
 
     head = model.profile
-    classification = _is_classification(task)
+    classification = is_classification(task)
     metric = metric or ("roc_auc" if classification else task.default_metric)
     sign = 1.0 if higher_is_better(metric) else -1.0
     output_size = head.linear.out_features

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from genomix.errors import GenomixError, OutputError
-from genomix.files import atomic_open, is_disk_full
+from genomix.files import atomic_open, write_failure_reason
 from genomix.training.metrics import finite_or_none
 
 LAST = "last.pt"
@@ -69,7 +69,7 @@ def write_json(path: str | Path, value: Any) -> None:
 
 
 def _output_error(path: Path, error: OSError, *, replaced: bool = True) -> OutputError:
-    reason = "no space left on device" if is_disk_full(error) else (error.strerror or str(error))
+    reason = write_failure_reason(error)
     after = "; the previous file there, if any, is unchanged" if replaced else ""
     return OutputError(error.errno or errno.EIO, f"cannot write {path}: {reason}{after}", str(path))
 

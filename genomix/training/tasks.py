@@ -210,6 +210,11 @@ PRETRAINING_TASKS = ("masked_lm",)
 """Tasks the trainer runs without labels (``genomix pretrain``); the k-mer baseline has nothing to fit there."""
 
 
+def is_classification(task: Any) -> bool:
+    """Whether ``task`` predicts classes: a classification task, or a variant-effect task wrapping one."""
+    return getattr(task, "inner", task).name == "classification"
+
+
 def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[float] | None = None,
               masking: Any = None, seed: int = 0, regression_targets: str = "standardised"):
     """The task object for an open dataset (``masking``, ``seed``: the plan and seed of ``masked_lm``).
