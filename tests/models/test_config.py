@@ -48,10 +48,10 @@ def test_model_kwargs_are_what_checkpoints_have_always_stored():
     assert published == LEGACY_CHORDMIXER
     assert build_model(kwargs).state_dict().keys() == build_model(LEGACY_CHORDMIXER).state_dict().keys()
     pair = ModelConfig(track_size=4, hidden_size=8, embedding_type="sparse", residual_init="xavier",
-                       difference="mean").model_kwargs(architecture="ref_alt", input_size=16, output_size=2,
-                                                       max_seq_len=200)
+                       difference="mean", kmer_profile="off").model_kwargs(architecture="ref_alt", input_size=16,
+                                                                           output_size=2, max_seq_len=200)
     assert {key: value for key, value in pair.items() if key not in ("kmer_size", "embedding_type", "residual_init",
-                                                                      "difference")} == LEGACY_REF_ALT
+                                                                      "difference", "kmer_profile")} == LEGACY_REF_ALT
     assert build_model(pair).state_dict().keys() == build_model(LEGACY_REF_ALT).state_dict().keys()
     sized = ModelConfig(max_seq_len=1000, embedding_type="linear").model_kwargs(
         architecture="chordmixer", input_size=2, output_size=1, max_seq_len=5, embedding_type="sparse")
@@ -70,9 +70,10 @@ def test_the_defaults_size_the_kmers_from_the_alphabet(alphabet, embedding_type,
                                         embedding_type=embedding_type, alphabet=alphabet)
     assert {key: kwargs[key] for key in expected} == expected and kwargs["residual_init"] == "zero"
     pair = ModelConfig().model_kwargs(architecture="ref_alt", input_size=16, output_size=2, max_seq_len=64)
-    assert {key: pair[key] for key in ("embedding_type", "kmer_size", "residual_init", "difference")} == {
-        "embedding_type": "kmer", "kmer_size": 4, "residual_init": "zero", "difference": "sum"}
-    assert not {"kmer_vocab", "kmer_buckets", "kmer_profile"} & set(pair)  # ChordMixer-only options
+    assert {key: pair[key] for key in ("embedding_type", "kmer_size", "residual_init", "difference",
+                                       "kmer_profile")} == {
+        "embedding_type": "kmer", "kmer_size": 4, "residual_init": "zero", "difference": "sum", "kmer_profile": True}
+    assert not {"kmer_vocab", "kmer_buckets"} & set(pair)  # ChordMixer-only options
 
 
 def test_one_factory_builds_every_model_from_legacy_kwargs():

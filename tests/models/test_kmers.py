@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from genomix.models.kmers import FIRST_KMER, NO_KMER, kmer_ids, kmer_profiles, kmer_vocab_size
+from genomix.models.kmers import FIRST_KMER, NO_KMER, kmer_counts, kmer_ids, kmer_profiles, kmer_vocab_size
 from genomix.training.baseline import kmer_profiles as baseline_profiles
 
 
@@ -49,3 +49,13 @@ def test_hashed_ids_stay_in_range_and_padding_stays_zero():
 def test_bad_options_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         kmer_vocab_size(**kwargs)
+
+
+def test_counts_are_the_unnormalised_profiles():
+    tokens = torch.tensor([1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 3, 3, 4, 4])  # ACGTAC, NACGGGTT
+    lengths = torch.tensor([6, 8])
+    ids = kmer_ids(tokens, lengths, k=2, vocab="acgt")
+    counts = kmer_counts(ids, lengths, kmer_vocab_size(2, "acgt", 0))
+    assert counts.sum(1).tolist() == [5.0, 6.0]  # NACGGGTT: the 2-mer with N is not counted
+    assert counts[0, 0 * 4 + 1].item() == 2.0  # "AC" twice in ACGTAC
+    assert torch.allclose(counts / counts.sum(1, keepdim=True), kmer_profiles(ids, lengths, kmer_vocab_size(2, "acgt", 0)))

@@ -142,3 +142,56 @@ def test_new_options_are_checked_and_rebuilt_from_config():
         _model(difference="max")
     with pytest.raises(ValueError, match="embedding_type must be"):
         _model(embedding_type="linear")
+
+
+def _kmer_counts(tokens: list[int], k: int) -> dict[tuple[int, ...], int]:
+    counts: dict[tuple[int, ...], int] = {}
+    for start in range(len(tokens) - k + 1):
+        kmer = tuple(tokens[start:start + k])
+        if all(1 <= t <= 4 for t in kmer):
+            counts[kmer] = counts.get(kmer, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_pair_profiles_count_the_kmers_the_variant_changes(k):
+    """Against a plain dictionary count of each window's k-mers (an SNV, an insertion, a deletion, an N)."""
+    model = _model(output_size=1, embedding_type="kmer", kmer_size=k, kmer_profile=True)
+    generator = torch.Generator().manual_seed(3)
+    refs = [torch.randint(1, 5, (n,), generator=generator) for n in (30, 25, 40)]
+    alts = [refs[0].clone(), torch.cat([refs[1][:10], torch.tensor([2, 3]), refs[1][10:]]),
+            torch.cat([refs[2][:5], refs[2][8:]])]
+    alts[0][12] = 1 + (int(alts[0][12]) % 4)
+    refs[2][20] = 5  # an N in both windows
+    alts[2][17] = 5
+    lengths = lambda windows: torch.tensor([len(w) for w in windows])  # noqa: E731
+    profiles = model.pair_profiles(torch.cat(refs), lengths(refs), torch.cat(alts), lengths(alts))
+    assert profiles.shape == (3, 4**k)
+    for row, ref, alt in zip(profiles, refs, alts):
+        expected = torch.zeros(4**k)
+        for sign, window in ((-1, ref), (1, alt)):
+            for kmer, count in _kmer_counts(window.tolist(), k).items():
+                expected[sum((t - 1) * 4 ** (k - 1 - i) for i, t in enumerate(kmer))] += sign * count
+        assert torch.equal(row, expected)
+
+
+def test_the_profile_adds_to_the_network_and_given_logits_replace_it():
+    plain = _model(output_size=2, embedding_type="kmer")
+    model = _model(output_size=2, embedding_type="kmer", kmer_profile=True)
+    batch = _batch([40, 17, 64], [40, 18, 63])
+    with torch.no_grad():
+        assert torch.equal(model(*batch), plain(*batch))  # the profile starts at zero
+        model.profile.linear.weight.normal_()
+        model.profile.fit_statistics(model.pair_profiles(*batch))
+        network = plain(*batch)
+        profile = model.profile(batch[0], None, profiles=model.pair_profiles(*batch))
+        torch.testing.assert_close(model(*batch), network + profile)
+        given = torch.randn(3, 2)
+        torch.testing.assert_close(model(*batch, profile_logits=given), network + given)
+        alone = torch.cat([model(*(piece for piece in (r, rl.view(1), a, al.view(1))))
+                           for r, rl, a, al in zip(_pieces(batch[0], batch[1]), batch[1],
+                                                   _pieces(batch[2], batch[3]), batch[3])])
+        torch.testing.assert_close(model(*batch), alone, atol=1e-5, rtol=1e-5)  # batch invariant
+    assert RefAltModel(**model.config()).profile is not None
+    with pytest.raises(ValueError, match="kmer_profile"):
+        plain(*batch, profile_logits=given)

@@ -25,3 +25,11 @@ def orchid_h5(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def orchid_gc_h5(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same records, regression of GC content."""
     return orchid_dataset(shared_data, tmp_path_factory.mktemp("orchid_gc") / "orchid_gc.h5", task="regression")
+
+
+@pytest.fixture(scope="session")
+def elements_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every SNV of 8 synthetic elements, effects on element-specific scales (synthetic_variants.py)."""
+    from synthetic_variants import element_variants_dataset
+
+    return element_variants_dataset(tmp_path_factory.mktemp("elements") / "elements.h5")

@@ -215,3 +215,91 @@ def test_log_loss_equals_scikit_learn():
     probabilities = rng.dirichlet(np.ones(4), size=50)
     labels = rng.integers(0, 4, 50)
     assert log_loss(labels, probabilities) == pytest.approx(sklearn_log_loss(labels, probabilities, labels=range(4)))
+
+
+def _pair_features(split, k=4):
+    """Alt-minus-ref k-mer counts of each variant, counted in numpy from the stored windows."""
+    from genomix.datasets.variant_batches import read_pairs
+
+    ref, ref_lengths, alt, alt_lengths = read_pairs(split, np.arange(len(split)))
+    weights = 4 ** np.arange(k - 1, -1, -1)
+
+    def counts(tokens, lengths):
+        out, start = np.zeros((len(lengths), 4**k)), 0
+        for row, n in enumerate(lengths):
+            window = np.asarray(tokens[start:start + n], dtype=np.int64) - 1
+            start += n
+            kmers = np.lib.stride_tricks.sliding_window_view(window, k)
+            kmers = kmers[((kmers >= 0) & (kmers < 4)).all(1)]
+            np.add.at(out[row], kmers @ weights, 1)
+        return out
+
+    return counts(alt, alt_lengths) - counts(ref, ref_lengths)
+
+
+def _fitted_pair_model(dataset, **kwargs):
+    task = make_task(dataset, regression_targets="auto")
+    torch.manual_seed(0)
+    model = build_model(model_kwargs_for(dataset, ModelConfig(), output_size=task.output_size))
+    profiles = fit_profile_statistics(model, dataset)
+    return task, model, profiles, fit_profile_head(model, dataset, task, train_profiles=profiles, **kwargs)
+
+
+def test_the_ref_alt_profile_is_the_ridge_of_the_changed_kmers_on_element_ranks(elements_h5):
+    """An independent pipeline: numpy k-mer counts, StandardScaler, Ridge on the element ranks, alpha = 1/C
+    chosen by valid Spearman over the grid."""
+    from scipy.stats import spearmanr
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    from genomix.training.profile_fit import REGRESSION_C_GRID
+    from genomix.training.tasks import element_groups, group_normal_scores
+
+    dataset = open_dataset(elements_h5)
+    task, model, _, report = _fitted_pair_model(dataset)
+    x = {name: _pair_features(dataset.split(name)) for name in ("train", "valid")}
+    labels = {name: np.asarray(dataset.split(name).labels) for name in ("train", "valid")}
+    scaler = StandardScaler().fit(x["train"])
+    targets = group_normal_scores(labels["train"], element_groups(dataset, "train"))
+    valid = {c: Ridge(alpha=1 / c).fit(scaler.transform(x["train"]), targets).predict(scaler.transform(x["valid"]))
+             for c in REGRESSION_C_GRID}
+    best = max(REGRESSION_C_GRID, key=lambda c: spearmanr(valid[c], labels["valid"])[0])
+    assert (report["C"], report["metric"]) == (best, "spearman")
+    assert report["valid"] == pytest.approx(spearmanr(valid[best], labels["valid"])[0], abs=1e-6)
+    assert report["valid"] > 0.1  # the motif rule carries over to an unseen element (most SNVs: noise only)
+    with torch.no_grad():
+        ours = model.profile(torch.zeros(1), None, profiles=torch.from_numpy(x["valid"]).float()).reshape(-1)
+    np.testing.assert_allclose(ours.numpy(), valid[best], atol=1e-4)
+
+
+def test_ref_alt_out_of_fold_logits_hold_out_whole_elements(elements_h5):
+    """With as many folds as training elements, each element's logits come from the fit on the others."""
+    from sklearn.linear_model import Ridge
+
+    from genomix.training.tasks import element_groups
+
+    dataset = open_dataset(elements_h5)
+    groups = element_groups(dataset, "train")
+    task, model, profiles, report = _fitted_pair_model(dataset, folds=len(set(groups)))
+    assert report["folds"] == len(set(groups))
+    x = ((profiles.double() - model.profile.mean.double()) / model.profile.scale.double()).numpy()
+    targets = task.inner.train_targets.numpy()
+    for element in set(groups):
+        held = groups == element
+        expected = Ridge(alpha=1 / report["C"]).fit(x[~held], targets[~held]).predict(x[held])
+        np.testing.assert_allclose(report["train_logits"][held, 0].numpy(), expected, atol=1e-4)
+    assert fit_profile_head(model, dataset, task, train_profiles=profiles, folds=50)["folds"] == len(set(groups))
+
+
+def test_a_fitted_head_is_evaluated_before_the_first_step(elements_h5, tmp_path):
+    """best.pt starts as the fitted k-mer baseline: the network replaces it only by doing better on valid."""
+    import json
+
+    overrides = [*TINY, "epochs=1", "seed=0", "lr=0.5", "eval_every=0"]  # a learning rate that wrecks the network
+    train(elements_h5, out_dir=tmp_path / "run", config=load_config(None, overrides), device="cpu")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["step"] == 0 and records[0]["best"] and len(records) >= 2
+    _, _, _, report = _fitted_pair_model(open_dataset(elements_h5))
+    assert records[0]["valid"]["spearman"] == pytest.approx(report["valid"], abs=1e-5)
+    best = max(r["valid"]["spearman"] for r in records)
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["valid"]["spearman"] == pytest.approx(best)
