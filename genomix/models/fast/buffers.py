@@ -133,11 +133,18 @@ def tune_malloc() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
+def empty(shape: tuple[int, ...], *, dtype: torch.dtype, device: torch.device | str = "cpu") -> Tensor:
+    """``torch.empty(shape, dtype=dtype, device=device)``, from :data:`POOL` for large CPU tensors."""
+    device = torch.device(device)
+    nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    if not ENABLED or _use_count is None or device.type != "cpu" or nbytes < MIN_BYTES:
+        return torch.empty(shape, dtype=dtype, device=device)
+    return POOL.empty(tuple(shape), dtype)
+
+
 def empty_like(x: Tensor) -> Tensor:
     """``torch.empty_like(x)`` (contiguous), from :data:`POOL` for large CPU tensors."""
-    if not ENABLED or _use_count is None or x.device.type != "cpu" or x.numel() * x.element_size() < MIN_BYTES:
-        return torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    return POOL.empty(tuple(x.shape), x.dtype)
+    return empty(tuple(x.shape), dtype=x.dtype, device=x.device)
 
 
-__all__ = ["BufferPool", "POOL", "empty_like", "tune_malloc"]
+__all__ = ["BufferPool", "POOL", "empty", "empty_like", "tune_malloc"]
