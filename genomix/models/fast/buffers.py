@@ -26,8 +26,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-MIN_BYTES = 32 << 20
-"""Smaller requests go to PyTorch's allocator (glibc keeps blocks up to 32 MiB for reuse itself)."""
+MIN_BYTES = 30 << 20
+"""Smaller requests go to PyTorch's allocator: glibc keeps blocks under its 32 MiB mmap threshold
+(:func:`tune_malloc`) for reuse itself. With huge pages on, PyTorch asks for 2 MiB-aligned memory and
+glibc adds the alignment to the request, so from 30 MiB on a tensor is a fresh mapping every time (an
+equal-lengths batch of 2 x 16,384 float32 rows of 240: 31.5 MB, whose join took 108 ms a step)."""
 MAX_IDLE = 512
 """A free buffer not handed out for this many requests is released (about three 2**20-token
 training steps of a 20-block model)."""
