@@ -3,6 +3,7 @@
 Reproduces the numbers in docs/benchmarks.md ("Model"). Run it with one command:
 
     .venv/bin/python pipelines/bench_model.py            # CPU; add --device cuda on a GPU
+    .venv/bin/python pipelines/bench_model.py --threads 1 --impls genomix --modes train   # roofline only
 
 Two workloads, track_size 16, hidden 128 (D = 240, 14 blocks):
   (a) equal lengths, B = 2, L = 16,384
@@ -178,7 +179,7 @@ def matmul_rate(matmuls: dict, device: str) -> tuple[float, int]:
     CPU, each blocking timed once after a warm-up call)."""
     best = None
     for size, run in matmuls["runs"].items():
-        walls, cpus = step_seconds(run, repeats=1, device=device)
+        _, cpus = step_seconds(run, repeats=1, device=device)
         rate = matmuls["flops"] / cpus[0]
         best = max(best or (rate, size), (rate, size))
     return best
