@@ -187,7 +187,7 @@ class _FusedBlock(torch.autograd.Function):
                 rows = slice(start, start + chunk)
                 part = backward_rows(grad_out, start, inverse[start * tracks:(start + chunk) * tracks], tracks,
                                      x[rows], _rows_of(layers, rows), w1, w2, grad_x[rows])
-                # chunks only run in float32 (TRAIN_CHUNK_ROWS), where the weight gradients are summed
+                # several chunks only in float32 (TRAIN_CHUNK_ROWS): the weight gradients sum in float32
                 grads = part if grads is None else [total.add_(more) for total, more in zip(grads, part)]
         return (grad_x, *(grad.to(dtype) for grad, dtype in zip(grads, ctx.dtypes)), None, None, None, None)
 
