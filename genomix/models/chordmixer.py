@@ -273,7 +273,10 @@ class LinearDecoder(nn.Module):
         self.decoder = nn.Linear(embedding_size, output_size)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        pooled = x.float().mean(dim=1) if lengths is None else segment_mean(x, lengths)
+        if lengths is None:  # float32 for bf16 rows, float64 for float64 ones, as segment_mean
+            pooled = x.mean(dim=1, dtype=torch.promote_types(x.dtype, torch.float32))
+        else:
+            pooled = segment_mean(x, lengths)
         return self.decoder(pooled)
 
 

@@ -85,13 +85,18 @@ def _kernel(name: str, rows: Tensor):
     return getattr(_library(), name if rows.dtype == torch.bfloat16 else f"{name}_f32")
 
 
-def layer_norm(x: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """``(x - mean) * rstd`` per row of ``(n, d)``; also the float32 ``mean`` and ``rstd``."""
+def layer_norm(x: Tensor, eps: float, *, out: Tensor | None = None, mean: Tensor | None = None,
+               rstd: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """``(x - mean) * rstd`` per row of ``(n, d)``; also the float32 ``mean`` and ``rstd`` (each written
+    into the given contiguous tensor if there is one)."""
     _check(x)
     n, d = x.shape
-    out = torch.empty_like(x)
-    mean = torch.empty(n, dtype=torch.float32)
-    rstd = torch.empty(n, dtype=torch.float32)
+    out = torch.empty_like(x) if out is None else out
+    mean = torch.empty(n, dtype=torch.float32) if mean is None else mean
+    rstd = torch.empty(n, dtype=torch.float32) if rstd is None else rstd
+    _check(out, mean, rstd)
+    if out.shape != x.shape or out.dtype != x.dtype or mean.shape != (n,) or rstd.shape != (n,):
+        raise ValueError("out must be like x; mean and rstd float32 of x's number of rows")
     run = _kernel("gx_layer_norm", x)
     _split(n, lambda _, i, j: run(_ptr(x, i), j - i, d, eps, _ptr(out, i), _ptr(mean, i), _ptr(rstd, i)))
     return out, mean, rstd

@@ -38,6 +38,7 @@ static inline void NAME(rotate_add)(const T *x, const T *u, const int32_t *index
             const T *src = u + (int64_t)index[r] * ts, *xr = x + r * ts;
             const float *b = bias + t * ts;
             T *o = out + r * ts;
+            if (i + GX_PREFETCH_ROWS < n) __builtin_prefetch(u + (int64_t)index[r + GX_PREFETCH_ROWS * tracks] * ts);
 #pragma omp simd
             for (int64_t j = 0; j < ts; j++) o[j] = STORE(LOAD(xr[j]) + LOAD(src[j]) + b[j]);
         }
@@ -55,6 +56,7 @@ static inline void NAME(gather_colsum)(const T *g, const int32_t *index, int64_t
             const T *src = g + (int64_t)index[r] * ts;
             T *o = out + r * ts;
             float *a = acc + t * ts;
+            if (i + GX_PREFETCH_ROWS < n) __builtin_prefetch(g + (int64_t)index[r + GX_PREFETCH_ROWS * tracks] * ts);
 #pragma omp simd
             for (int64_t j = 0; j < ts; j++) {
                 o[j] = src[j];

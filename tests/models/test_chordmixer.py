@@ -342,3 +342,17 @@ def test_folded_layernorm_affine_equals_norm_then_mlp():
         results.append([out.detach(), x.grad.clone(), *(p.grad.clone() for p in block.parameters())])
     for folded, applied in zip(*results):
         torch.testing.assert_close(folded, applied, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("var_len", [False, True])
+def test_float64_model_runs_in_both_length_modes(var_len):
+    """The pooled rows keep the model's float64 (equal lengths pooled in float32 once: a dtype error)."""
+    torch.manual_seed(0)
+    net = ChordMixer(input_size=5, output_size=3, max_seq_len=64, track_size=4, hidden_size=8,
+                     var_len=var_len).double()
+    tokens = torch.randint(1, 5, (2 * 32,) if var_len else (2, 32))
+    lengths = torch.tensor([32, 32]) if var_len else None
+    logits = net(tokens, lengths)
+    assert logits.dtype == torch.float64
+    reference = net.float()(tokens, lengths)
+    torch.testing.assert_close(logits.float(), reference, atol=1e-5, rtol=1e-4)

@@ -26,8 +26,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-MIN_BYTES = 32 << 20
-"""Smaller requests go to PyTorch's allocator (glibc keeps blocks up to 32 MiB for reuse itself)."""
+MIN_BYTES = 30 << 20
+"""Smaller requests go to PyTorch's allocator: glibc keeps blocks under its 32 MiB mmap threshold
+(:func:`tune_malloc`) for reuse itself. With huge pages on, PyTorch asks for 2 MiB-aligned memory and
+glibc adds the alignment to the request, so from 30 MiB on a tensor is a fresh mapping every time (an
+equal-lengths batch of 2 x 16,384 float32 rows of 240: 31.5 MB, whose join took 108 ms a step)."""
 MAX_IDLE = 512
 """A free buffer not handed out for this many requests is released (about three 2**20-token
 training steps of a 20-block model)."""
@@ -133,11 +136,18 @@ def tune_malloc() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
+def empty(shape: tuple[int, ...], *, dtype: torch.dtype, device: torch.device | str = "cpu") -> Tensor:
+    """``torch.empty(shape, dtype=dtype, device=device)``, from :data:`POOL` for large CPU tensors."""
+    device = torch.device(device)
+    nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    if not ENABLED or _use_count is None or device.type != "cpu" or nbytes < MIN_BYTES:
+        return torch.empty(shape, dtype=dtype, device=device)
+    return POOL.empty(tuple(shape), dtype)
+
+
 def empty_like(x: Tensor) -> Tensor:
     """``torch.empty_like(x)`` (contiguous), from :data:`POOL` for large CPU tensors."""
-    if not ENABLED or _use_count is None or x.device.type != "cpu" or x.numel() * x.element_size() < MIN_BYTES:
-        return torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    return POOL.empty(tuple(x.shape), x.dtype)
+    return empty(tuple(x.shape), dtype=x.dtype, device=x.device)
 
 
-__all__ = ["BufferPool", "POOL", "empty_like", "tune_malloc"]
+__all__ = ["BufferPool", "POOL", "empty", "empty_like", "tune_malloc"]

@@ -42,9 +42,13 @@ def chunked_block(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, ind
         index, inverse: the rotation's gather index and its inverse (``n * n_tracks`` entries each).
         normalize: apply a LayerNorm without affine before ``fc1``.
         eps: the LayerNorm's epsilon.
-        chunk: rows per chunk (default :data:`CHUNK_ROWS`).
+        chunk: rows per chunk (default :data:`CHUNK_ROWS`; float32 rows on the fused kernels: the fused
+            block's training chunks, :data:`fused.TRAIN_CHUNK_ROWS`, so that a checkpointed block gives
+            the values of the block without checkpointing exactly, weight-gradient sums included).
         kernels: use the fused kernels where they apply (:func:`fused.supported`); False: ATen ops.
     """
+    if not chunk:
+        chunk = fused.TRAIN_CHUNK_ROWS.get(x.dtype, 0) if kernels and fused.supported(x, index) else 0
     return _ChunkedBlock.apply(x, w1, b1, w2, b2, index, inverse, normalize, eps, chunk or CHUNK_ROWS, kernels)
 
 

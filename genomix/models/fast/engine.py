@@ -19,6 +19,7 @@ from genomix.models.chordmixer import (ChordMixerBlock, ChordMixerEncoder, activ
                                        token_permutation)
 from genomix.models.fast import compact, inference
 from genomix.models.fast.blocks import chunkable, run_block, run_chunked
+from genomix.models.fast.concat import cat_rows, split_rows
 from genomix.models.fast.dispatch import BlockPlan, Plan, active, plan_for, record
 from genomix.models.fast.parallel import run_groups
 from genomix.models.rotation import Rotation, build_rotation
@@ -50,8 +51,9 @@ def encode(encoder: ChordMixerEncoder, rows: Tensor, lengths: Tensor, depths: Te
     if len(bounds) == 1:
         return _encode_group(encoder, plan, rows, lengths, depths, overwrite_input=overwrite_input)
     starts = [0, *torch.cumsum(lengths, 0).tolist()]
-    # split, not slicing: its backward is one concatenation, not a zero-filled copy per group
-    parts = torch.split(rows, [starts[j] - starts[i] for i, j in bounds])
+    # split, not slicing: its backward is one concatenation (into a reused buffer), not a zero-filled
+    # copy per group
+    parts = split_rows(rows, [starts[j] - starts[i] for i, j in bounds])
 
     def run_group(part: Tensor, number: int) -> Tensor:
         i, j = bounds[number]
@@ -60,7 +62,7 @@ def encode(encoder: ChordMixerEncoder, rows: Tensor, lengths: Tensor, depths: Te
     workers = _group_workers(encoder, rows, len(bounds))
     if workers > 1:
         return run_groups(run_group, parts, workers)
-    return torch.cat([run_group(part, number) for number, part in enumerate(parts)])
+    return cat_rows([run_group(part, number) for number, part in enumerate(parts)])
 
 
 def _batch_statistics(encoder: ChordMixerEncoder) -> bool:

@@ -12,6 +12,10 @@ Covers ``x + rotate(fc2(gelu(fc1(prenorm(x)))))`` with a LayerNorm prenorm (its 
 ``fc1`` by the caller) or none, exact GELU and no active dropout; any post-norm is applied by the
 caller. Saves the same tensors as the unfused block: the input, the normalized input, the MLP's
 hidden pre-activation and activation. Bias gradients are summed in float32.
+
+float32 training blocks run the MLP forward and the whole backward in chunks of rows
+(:data:`TRAIN_CHUNK_ROWS`), writing the same saved tensors: a chunk's layers are read again while
+they are in cache, its gradients never leave it, and the matmuls run at their cache-sized rate.
 """
 
 from __future__ import annotations
@@ -109,15 +113,61 @@ def backward_rows(grad_out: Tensor, start: int, inverse: Tensor, tracks: int, x:
     return grad_w1, grad_b1, grad_w2, grad_b2
 
 
+def _chunk_rows(x: Tensor) -> int:
+    """Rows per chunk of a training block in ``x``'s dtype (0: all rows at once)."""
+    return TRAIN_CHUNK_ROWS.get(x.dtype, 0)
+
+
+TRAIN_CHUNK_ROWS = {torch.float32: 1024}
+"""Rows per chunk of the training block, by dtype (absent: all rows at once). Measured on the 2-vCPU
+AMD EPYC (Zen 4) of docs/benchmarks.md, one 16,384-row block (D 240, H 128) forward and backward, CPU
+time, medians of 15-25 interleaved runs: float32 in 1,024-row chunks 0.86-0.94x the time of all rows at
+once (2,048: 0.87x, 512: 0.95x; recomputing the LayerNorm and GELU outputs in backward instead of
+saving them: 0.95-0.97x); bf16 in 1,024-row chunks 1.10x, so bf16 runs whole."""
+
+
+def _hidden_layers_in_chunks(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, normalize: bool, eps: float,
+                             chunk: int) -> tuple[tuple, Tensor]:
+    """``(hidden_layers(x, ...), update)`` with ``update = GELU output @ w2^T``, computed ``chunk`` rows
+    at a time into full-size tensors: each chunk's layers are still in cache when the next op reads
+    them, and the matmuls run on cache-sized operands (per row, the values of :func:`hidden_layers`)."""
+    n = x.shape[0]
+    normed = torch.empty_like(x) if normalize else x
+    mean = torch.empty(n, dtype=torch.float32) if normalize else None
+    rstd = torch.empty(n, dtype=torch.float32) if normalize else None
+    hidden = torch.empty(n, w1.shape[0], dtype=x.dtype)
+    activated = torch.empty_like(hidden)
+    update = torch.empty_like(x)
+    for start in range(0, n, chunk):
+        rows = slice(start, start + chunk)
+        if normalize:
+            native.layer_norm(x[rows], eps, out=normed[rows], mean=mean[rows], rstd=rstd[rows])
+        torch.addmm(b1, normed[rows], w1.t(), out=hidden[rows])
+        torch.ops.aten.gelu.out(hidden[rows], out=activated[rows])
+        torch.mm(activated[rows], w2.t(), out=update[rows])
+    return (normed, mean, rstd, hidden, activated), update
+
+
+def _rows_of(layers: tuple, rows: slice) -> tuple:
+    """Those rows of :func:`hidden_layers`' outputs (mean and rstd may be None)."""
+    return tuple(None if layer is None else layer[rows] for layer in layers)
+
+
 class _FusedBlock(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, index: Tensor,
                 inverse: Tensor | None, normalize: bool, eps: float) -> Tensor:
         x = x.contiguous()
         w1_low, b1_low, w2_low, b2_float = kernel_weights(x, w1, b1, w2, b2)
+        chunk = _chunk_rows(x)
+        ctx.chunk = chunk if 0 < chunk < x.shape[0] else max(x.shape[0], 1)
         with torch.autocast("cpu", enabled=False):
-            layers = hidden_layers(x, w1_low, b1_low, normalize, eps)
-            out = native.rotate_add(x, torch.mm(layers[-1], w2_low.t()), index, b2_float)
+            if ctx.chunk < x.shape[0]:
+                layers, update = _hidden_layers_in_chunks(x, w1_low, b1_low, w2_low, normalize, eps, ctx.chunk)
+            else:
+                layers = hidden_layers(x, w1_low, b1_low, normalize, eps)
+                update = torch.mm(layers[-1], w2_low.t())
+            out = native.rotate_add(x, update, index, b2_float)
         ctx.save_for_backward(x, *layers, w1_low, w2_low, inverse)  # normed is x without normalization
         ctx.dtypes = (w1.dtype, b1.dtype, w2.dtype, b2.dtype)
         return out
@@ -129,10 +179,16 @@ class _FusedBlock(torch.autograd.Function):
             raise RuntimeError("this rotation was built without its inverse (inference only)")
         grad_out = grad_out.to(x.dtype).contiguous()
         grad_x = torch.empty_like(grad_out)
-        tracks = inverse.numel() // max(x.shape[0], 1)
+        n, chunk = x.shape[0], ctx.chunk
+        tracks = inverse.numel() // max(n, 1)
+        layers, grads = (normed, mean, rstd, hidden, activated), None
         with torch.autocast("cpu", enabled=False):
-            grads = backward_rows(grad_out, 0, inverse, tracks, x, (normed, mean, rstd, hidden, activated), w1, w2,
-                                  grad_x)
+            for start in range(0, max(n, 1), chunk):  # one call when there are no rows
+                rows = slice(start, start + chunk)
+                part = backward_rows(grad_out, start, inverse[start * tracks:(start + chunk) * tracks], tracks,
+                                     x[rows], _rows_of(layers, rows), w1, w2, grad_x[rows])
+                # several chunks only in float32 (TRAIN_CHUNK_ROWS): the weight gradients sum in float32
+                grads = part if grads is None else [total.add_(more) for total, more in zip(grads, part)]
         return (grad_x, *(grad.to(dtype) for grad, dtype in zip(grads, ctx.dtypes)), None, None, None, None)
 
 
@@ -144,4 +200,5 @@ def supported(x: Tensor, index: Tensor) -> bool:
 
 
 __all__ = ["fused_block", "fused_block_", "forward_in_chunks", "backward_rows", "hidden_layers", "kernel_weights",
+           "TRAIN_CHUNK_ROWS",
            "supported"]

@@ -17,6 +17,7 @@ import torch
 
 import genomix.models.fast.chunked as chunked
 import genomix.models.fast.engine as engine
+import genomix.models.fast.fused as fused
 import genomix.models.fast.inference as inference
 from genomix import ChordMixer, native
 from genomix.models import fast
@@ -77,6 +78,7 @@ def _run(model: ChordMixer, *, bf16: bool, inference_only: bool, paths) -> list[
 def small_steps(monkeypatch):
     """Chunks and groups smaller than the sequences, so every path splits its work."""
     monkeypatch.setattr(chunked, "CHUNK_ROWS", 97)
+    monkeypatch.setitem(fused.TRAIN_CHUNK_ROWS, torch.float32, 89)  # fused float32 training blocks in chunks
     monkeypatch.setattr(inference, "INFERENCE_CHUNK", 128)
     monkeypatch.setattr(engine, "GROUP_BYTES", 400 * 24 * 2)  # groups of a few hundred rows
     threads = torch.get_num_threads()

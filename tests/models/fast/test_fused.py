@@ -195,3 +195,22 @@ def test_fused_block_in_float32_matches_float64(norms, monkeypatch):
     names = ["output", "input grad", *dict(block.named_parameters())]
     for name, error in zip(names, _errors(fast, exact)):
         assert error < 2e-6, (name, error)
+
+
+@pytest.mark.parametrize("chunk", [7, 61, 1024, 5000])
+@pytest.mark.parametrize("norms", [("LN", "None"), ("None", "None")])
+def test_float32_training_chunks_give_the_whole_block_values(chunk, norms, monkeypatch):
+    """float32 training blocks in chunks of rows (a few rows, a remainder, more rows than there are): the
+    output and input gradient of the block run whole up to float32 matmul rounding, the parameter
+    gradients up to the order of float32 sums, and both within float32 error of float64."""
+    block, rotation, x, grad, exact, calls = _exact_case(norms, monkeypatch)
+    monkeypatch.setitem(fused.TRAIN_CHUNK_ROWS, torch.float32, 0)
+    whole = _run(block, x, grad, rotation, use_fused=True, monkeypatch=monkeypatch)
+    monkeypatch.setitem(fused.TRAIN_CHUNK_ROWS, torch.float32, chunk)
+    chunked = _run(block, x, grad, rotation, use_fused=True, monkeypatch=monkeypatch)
+    assert len(calls) == 2, "the fused path did not run"
+    names = ["output", "input grad", *dict(block.named_parameters())]
+    for name, error in zip(names, _errors(chunked, whole)):
+        assert error < (1e-6 if name in ("output", "input grad") else 5e-6), (name, error)
+    for name, error in zip(names, _errors(chunked, exact)):
+        assert error < 2e-6, (name, error)
