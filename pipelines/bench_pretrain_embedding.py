@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ def main() -> None:
     run = args.out / "pretrain_sparse"
     if record_at(run, args.step) is None:
         if run.exists():
-            subprocess.run(["rm", "-rf", str(run)], check=True)
+            shutil.rmtree(run)  # a run stopped before the step: start it again
         options = [o for o in PRETRAIN if not o.startswith("final_test")]
         process = subprocess.Popen([str(Path(sys.executable).with_name("genomix")), "pretrain",
                                     str(args.out / "data" / "corpus.h5"), "--out", str(run), *options,

@@ -131,14 +131,14 @@ def stage_table(out: Path, tasks: list[str], seeds: list[int]) -> str:
                          f"({m['context_k']}) | {m['context_perplexity']:.3f} |")
         if wall is not None:
             lines.append(f"\npretraining wall time {wall:.1f} min, {history[-1]['step']} steps")
-    lines += ["", "| task | model | seed | n test | arm | steps | test accuracy | test ROC AUC | train min |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| task | model | seed | n test | arm | steps | best.pt step | test accuracy | test ROC AUC | train min |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for key in tasks:
         folder = out / key
         baseline = folder / "baseline_kmer4.json"
         if baseline.exists():
             test = json.loads(baseline.read_text())["test"]
-            lines.append(f"| {key} | 4-mer logistic regression | - | {test.get('n')} | baseline (20% train) | - | "
+            lines.append(f"| {key} | 4-mer logistic regression | - | {test.get('n')} | baseline (20% train) | - | - | "
                          f"{test['accuracy']:.4f} | {test['roc_auc']:.4f} | - |")
         for variant, model in (("", "default"), ("_nofolds", "profile head fitted in-sample (profile_folds=0)"),
                                ("_network", "network alone (kmer_profile=off)")):
@@ -150,9 +150,15 @@ def stage_table(out: Path, tasks: list[str], seeds: list[int]) -> str:
                     metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
                     steps = json.loads((run / "config.json").read_text())["total_steps"]
                     wall = json.loads((run / "wall.json").read_text())["seconds"] / 60
-                    lines.append(f"| {key} | {model} | {seed} | {metrics.get('n')} | {arm} | {steps} | "
+                    lines.append(f"| {key} | {model} | {seed} | {metrics.get('n')} | {arm} | {steps} | {best_step(run)} | "
                                  f"{metrics['accuracy']:.4f} | {metrics['roc_auc']:.4f} | {wall:.1f} |")
     return "\n".join(lines)
+
+
+def best_step(run: Path) -> int | None:
+    """The step of the run's best.pt: its last evaluation marked best."""
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return max((r["step"] for r in history if r.get("best")), default=None)
 
 
 def machine() -> str:

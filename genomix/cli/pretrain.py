@@ -14,8 +14,8 @@ import click
 from genomix.cli import command_line
 from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
+from genomix.cli._run import run_options, setup_logging, start_run
 from genomix.cli.build_tasks import _Progress
-from genomix.cli.train import _setup_logging, _StepBar
 from genomix.validation import SEED_MAX
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
@@ -52,17 +52,7 @@ def pretrain_dataset(files, fasta, genbank, window, min_len, split_text, seed, o
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="New run folder (checkpoints, metrics.jsonl, config.json).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML config; KEY=VALUE arguments override it.")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Continue the run in this folder from its last.pt, exactly where it stopped.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or log lines, only errors.")
-@click.option("--verbose", "-v", is_flag=True, help="Debug log lines.")
+@run_options(config_help="TOML config; KEY=VALUE arguments override it.")
 @user_errors
 def pretrain(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, config_path: Path | None,
              resume_dir: Path | None, device: str, quiet: bool, verbose: bool) -> None:
@@ -73,31 +63,12 @@ def pretrain(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, co
     """
     from genomix.datasets.store import open_dataset
     from genomix.errors import DatasetFormatError
-    from genomix.training.config import load_config
-    from genomix.training.loop import train as run_training
 
-    _setup_logging(quiet=quiet, verbose=verbose)
+    setup_logging(quiet=quiet, verbose=verbose)
     task = open_dataset(dataset).task
     if task != "masked_lm":
         raise DatasetFormatError(f"{dataset} is a {task} dataset; genomix pretrain needs a masked_lm dataset "
                                  "(genomix build-dataset pretrain), genomix train trains labelled ones")
     tune_cpu()
-    if resume_dir is not None:
-        if out_dir is not None and Path(out_dir).resolve() != Path(resume_dir).resolve():
-            raise click.UsageError("--resume continues a run in its own folder; drop --out or give the same folder")
-        out_dir, config = resume_dir, None
-    else:
-        if out_dir is None:
-            raise click.UsageError("give --out RUN_DIR for a new run (or --resume RUN_DIR)")
-        config = load_config(config_path, list(overrides))
-    bar = _StepBar(disable=quiet)
-    try:
-        summary = run_training(dataset, out_dir=out_dir, config=config, resume=resume_dir is not None,
-                               resume_overrides=overrides if resume_dir is not None else (), progress=bar,
-                               device=device)
-    finally:
-        bar.close()
-    if not quiet:
-        click.echo(json.dumps({k: v for k, v in summary.items() if k != "test"}, default=str))
-        if "test" in summary:
-            click.echo("final test (best.pt, once): " + json.dumps(summary["test"], default=str))
+    start_run(dataset, overrides, out_dir=out_dir, config_path=config_path, resume_dir=resume_dir, device=device,
+              quiet=quiet)

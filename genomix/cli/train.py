@@ -3,81 +3,24 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
-import sys
 from pathlib import Path
 
 import click
 
 from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
-
-
-class _TqdmHandler(logging.Handler):
-    """Log lines printed above the progress bar instead of through it."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(self.format(record), file=sys.stderr)
-
-
-def _setup_logging(*, quiet: bool, verbose: bool) -> None:
-    handler = _TqdmHandler()
-    rank = os.environ.get("RANK")
-    prefix = f"[rank {rank}] " if rank is not None and os.environ.get("WORLD_SIZE", "1") != "1" else ""
-    handler.setFormatter(logging.Formatter(f"{prefix}%(message)s"))
-    root = logging.getLogger("genomix")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
-    root.propagate = False
-
-
-class _StepBar:
-    """A tqdm bar fed by the trainer's progress callback: loss, tokens/s and ETA."""
-
-    def __init__(self, *, disable: bool) -> None:
-        self.disable = disable
-        self.bar = None
-
-    def __call__(self, event: dict) -> None:
-        if self.disable:
-            return
-        from tqdm import tqdm
-
-        if event["kind"] != "step":
-            return
-        if self.bar is None:
-            self.bar = tqdm(total=event["total_steps"], initial=event["step"] - 1, unit="step",
-                            dynamic_ncols=True, desc="train")
-        self.bar.update(event["step"] - self.bar.n)
-        self.bar.set_postfix(epoch=event["epoch"] + 1, loss=f"{event['loss']:.4f}",
-                             tok_s=f"{event['tokens_per_s']:,.0f}", lr=f"{event['lr']:.2e}", refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+from genomix.cli._run import run_options, setup_logging, start_run
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="New run folder (checkpoints, metrics.jsonl, config.json).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML config (e.g. pipelines/insects_orders.toml); KEY=VALUE arguments override it.")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Continue the run in this folder from its last.pt, exactly where it stopped.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Same as precision=...")
-@click.option("--max-tokens", type=int, help="Same as max_tokens=... (token budget per batch).")
-@click.option("--grad-checkpointing", is_flag=True, default=None, help="Same as grad_checkpointing=true.")
-@click.option("--init", "init_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Fine-tune from this pretrained checkpoint (genomix pretrain's best.pt): backbone loaded, "
-                   "decoder new. Same as init=PATH; see freeze_backbone_steps=N and backbone_lr_scale=X.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or log lines, only errors.")
-@click.option("--verbose", "-v", is_flag=True, help="Debug log lines (each batch's sequence indices).")
+@run_options(
+    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Same as precision=..."),
+    click.option("--max-tokens", type=int, help="Same as max_tokens=... (token budget per batch)."),
+    click.option("--grad-checkpointing", is_flag=True, default=None, help="Same as grad_checkpointing=true."),
+    click.option("--init", "init_path", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Fine-tune from this pretrained checkpoint (genomix pretrain's best.pt): backbone loaded, "
+                      "decoder new. Same as init=PATH; see freeze_backbone_steps=N and backbone_lr_scale=X."),
+    config_help="TOML config (e.g. pipelines/insects_orders.toml); KEY=VALUE arguments override it.")
 @user_errors
 def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, config_path: Path | None,
           resume_dir: Path | None, precision: str | None, max_tokens: int | None,
@@ -86,40 +29,15 @@ def train(dataset: Path, overrides: tuple[str, ...], out_dir: Path | None, confi
 
     Launch with `torchrun --nproc_per_node N` for DDP (NCCL on GPUs, gloo on CPUs).
     """
-    from genomix.errors import ConfigError
-    from genomix.training.config import load_config
-    from genomix.training.loop import train as run_training
-
-    _setup_logging(quiet=quiet, verbose=verbose)
+    setup_logging(quiet=quiet, verbose=verbose)
     tune_cpu()
     flags = [f"precision={precision}"] * bool(precision) + [f"max_tokens={max_tokens}"] * bool(max_tokens)
     if grad_checkpointing:
         flags.append("grad_checkpointing=true")
     if init_path is not None:
         flags.append(f"init={json.dumps(str(init_path))}")
-    if resume_dir is not None:
-        if out_dir is not None and Path(out_dir).resolve() != Path(resume_dir).resolve():
-            raise click.UsageError("--resume continues a run in its own folder; drop --out or give the same folder")
-        if config_path is not None or flags:
-            raise ConfigError("--resume continues with the run's own config; options cannot change on resume "
-                              "(only max_minutes=... and num_threads=...)")
-        out_dir, config = resume_dir, None
-    else:
-        if out_dir is None:
-            raise click.UsageError("give --out RUN_DIR for a new run (or --resume RUN_DIR)")
-        config = load_config(config_path, [*overrides, *flags])
-    bar = _StepBar(disable=quiet)
-    try:
-        summary = run_training(dataset, out_dir=out_dir, config=config, resume=resume_dir is not None,
-                               resume_overrides=overrides if resume_dir is not None else (), progress=bar,
-                               device=device)
-    finally:
-        bar.close()
-    if not quiet and os.environ.get("RANK", "0") == "0":
-        click.echo(json.dumps({k: v for k, v in summary.items() if k != "test"}, default=str))
-        if "test" in summary:
-            test = {k: v for k, v in summary["test"].items() if k != "confusion"}
-            click.echo("final test (best.pt, once): " + json.dumps(test, default=str))
+    start_run(dataset, overrides, out_dir=out_dir, config_path=config_path, resume_dir=resume_dir, device=device,
+              quiet=quiet, flags=flags)
 
 
 @click.command(context_settings={"show_default": True})
@@ -141,7 +59,7 @@ def evaluate(checkpoint: Path, dataset: Path, split: str, out_dir: Path | None, 
 
     from genomix.training.evaluate import evaluate_checkpoint
 
-    _setup_logging(quiet=True, verbose=False)
+    setup_logging(quiet=True, verbose=False)
     tune_cpu()
     with tqdm(unit="seq", desc=f"evaluate {split}", disable=quiet, dynamic_ncols=True) as bar:
         report = evaluate_checkpoint(checkpoint, dataset, split=split, out_dir=out_dir, max_tokens=max_tokens,
@@ -165,7 +83,7 @@ def kmer(dataset: Path, k: int, out: Path | None, quiet: bool) -> None:
     """k-mer frequency profiles + logistic regression (ridge for regression), C chosen on valid."""
     from genomix.training.baseline import kmer_baseline
 
-    _setup_logging(quiet=quiet, verbose=False)
+    setup_logging(quiet=quiet, verbose=False)
     report = kmer_baseline(dataset, k=k, out=out)
     shown = {"k": k, "model": report["model"], "C": report["C"]}
     for split in ("valid", "test"):
