@@ -27,7 +27,6 @@ def _command_line() -> list[str]:
     return command_line()
 
 
-_Progress = progress_counter  # the name genomix.cli.pretrain imports; new code imports progress_counter
 
 
 def _echo(summary: dict, as_json: bool, lines: list[str]) -> None:

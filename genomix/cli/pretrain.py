@@ -15,7 +15,7 @@ from genomix.cli import command_line
 from genomix.cli._cpu import tune_cpu
 from genomix.cli._errors import user_errors
 from genomix.cli._run import run_options, setup_logging, start_run
-from genomix.cli.build_tasks import _Progress
+from genomix.cli._progress import progress_counter
 from genomix.validation import SEED_MAX
 
 _IN = click.Path(exists=True, dir_okay=False, readable=True)
@@ -44,7 +44,7 @@ def pretrain_dataset(files, fasta, genbank, window, min_len, split_text, seed, o
 
     paths = [*fasta, *genbank, *files]
     fractions = parse_fractions(split_text)  # a bad option fails before any input is read
-    with _Progress(quiet, unit="bp", desc="reading") as progress:
+    with progress_counter(quiet, unit="bp", desc="reading") as progress:
         summary = build_pretraining_dataset(paths, out, window=window, min_len=min_len,
                                             fractions=fractions, seed=seed, progress=progress,
                                             command=command_line())
