@@ -36,7 +36,7 @@ from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
 from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
-from genomix.training.tasks import is_classification, make_task
+from genomix.training.tasks import is_classification, make_task, training_targets
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ class Trainer:
         self.task = make_task(self.dataset, class_weights=config.class_weights, target_scale=target_scale,
                               masking=masking_plan(config), seed=config.seed,
                               regression_targets=config.regression_targets)
-        self.train_targets = getattr(getattr(self.task, "inner", self.task), "train_targets", None)
+        self.train_targets = (None if getattr(self.task, "targets_in_batch", False)  # masked_lm: made per batch
+                              else training_targets(self.task, self.train_split.labels))
         self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
@@ -329,10 +330,8 @@ class Trainer:
                                                  reverse_complement=config.reverse_complement == "on")
                 if getattr(self.task, "targets_in_batch", False):  # masked_lm: the reader made the targets
                     *inputs, labels = inputs
-                elif self.train_targets is not None:  # element ranks: the task computed them once
-                    labels = self.train_targets[indices]
                 else:
-                    labels = self.task.labels_tensor(np.asarray(split.labels)[batch])
+                    labels = self.train_targets[indices]
                 inputs = tuple(tensor.to(self.context.device) for tensor in inputs)
                 labels = labels.to(self.context.device)
                 logger.debug("rank %d epoch %d batch %s", self.context.rank, epoch, ",".join(map(str, batch)))

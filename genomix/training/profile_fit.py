@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genomix.training.tasks import element_groups, is_classification
+from genomix.training.tasks import element_groups, is_classification, training_targets
 
 logger = logging.getLogger(__name__)
 
@@ -107,15 +107,6 @@ def _logits(estimator: Any, x: np.ndarray, *, classification: bool, output_size:
     return out
 
 
-def training_targets(task: Any, dataset: Any) -> np.ndarray:
-    """What the model is trained to output for each training record: the task's own training targets
-    (element ranks) or its tensor of the labels."""
-    targets = getattr(getattr(task, "inner", task), "train_targets", None)
-    if targets is None:
-        targets = task.labels_tensor(np.asarray(dataset.split("train").labels))
-    return targets.numpy()
-
-
 @torch.no_grad()
 def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_profiles: torch.Tensor,
                      c_grid: tuple[float, ...] | None = None, seed: int = 0, folds: int = 5,
@@ -126,7 +117,7 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
     Classification: multinomial logistic regression (two classes: the logit difference split evenly
     between the two outputs, so the softmax equals the fitted sigmoid); classes absent from train get a
     logit far below the others. Regression: ridge (``alpha = 1 / C``) on the task's training targets
-    (:func:`training_targets`). ``C`` (from ``c_grid``, by default :data:`C_GRID` or
+    (:func:`~genomix.training.tasks.training_targets`). ``C`` (from ``c_grid``, by default :data:`C_GRID` or
     :data:`REGRESSION_C_GRID`) is the one with the best valid ``metric`` (default: ``roc_auc``, or the
     regression task's own selection metric). The head's standardisation must be fitted already
     (:func:`fit_profile_statistics`).
@@ -151,7 +142,7 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
     scale = lambda profiles: ((profiles.double() - head.mean.double()) / head.scale.double()).numpy()  # noqa: E731
     x_train = scale(train_profiles)
     x_valid = scale(split_profiles(model, dataset.split("valid")))
-    y_train = training_targets(task, dataset)
+    y_train = training_targets(task, dataset.split("train").labels).numpy()
     labels_valid = np.asarray(dataset.split("valid").labels)
     best: tuple[float, float, Any] | None = None
     for c in c_grid or (C_GRID if classification else REGRESSION_C_GRID):
@@ -217,4 +208,4 @@ def out_of_fold_logits(x: np.ndarray, y: np.ndarray, *, classification: bool, c:
 
 
 __all__ = ["C_GRID", "REGRESSION_C_GRID", "fit_profile_head", "fit_profile_statistics", "out_of_fold_logits",
-           "pair_profiles", "split_profiles", "training_targets", "whole_profiles"]
+           "pair_profiles", "split_profiles", "whole_profiles"]

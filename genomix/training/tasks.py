@@ -139,6 +139,13 @@ def element_groups(dataset: Any, split: str) -> np.ndarray | None:
     return np.asarray(dataset.split(split).meta("contig")).astype(str)
 
 
+def training_targets(task: Any, train_labels: np.ndarray) -> torch.Tensor:
+    """``(n_train,)``: what the model is trained to output for each training record, in split order: the
+    task's own training targets (element ranks) or its tensor of the labels."""
+    targets = getattr(getattr(task, "inner", task), "train_targets", None)
+    return task.labels_tensor(np.asarray(train_labels)) if targets is None else targets
+
+
 REGRESSION_TARGETS = ("auto", "standardised", "element_ranks")
 """``standardised``: (label - mean) / std; ``element_ranks``: normal scores within each element
 (:class:`RegressionTask`); ``auto``: ``element_ranks`` on variant datasets of two or more elements."""
