@@ -241,6 +241,8 @@ def make_task(dataset: Any, *, class_weights: str = "none", target_scale: list[f
     train_labels = np.asarray(dataset.split("train").labels)
     kind = label_kind(dataset)
     if kind == "classification":
+        if regression_targets == "element_ranks":
+            raise ConfigError("regression_targets=element_ranks is for regression datasets; this one is classification")
         if not dataset.classes:
             raise DatasetFormatError("a classification dataset should list its classes")
         task: Any = ClassificationTask(list(dataset.classes), train_labels, class_weights=class_weights)

@@ -45,3 +45,9 @@ def test_element_ranks_need_element_references(orchid_gc_h5):
     assert make_task(dataset, regression_targets="auto").train_targets is None
     with pytest.raises(ConfigError, match="element references"):
         make_task(dataset, regression_targets="element_ranks")
+
+
+def test_element_ranks_are_refused_for_classification(orchid_h5):
+    with pytest.raises(ConfigError, match="regression datasets"):
+        make_task(open_dataset(orchid_h5), regression_targets="element_ranks")
+    assert make_task(open_dataset(orchid_h5), regression_targets="auto").name == "classification"
