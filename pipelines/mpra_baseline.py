@@ -40,7 +40,7 @@ def build(out_dir: Path, *, window: int, seed: int) -> Path:
     fasta = Path(shutil.copy(DATA / "element_reference_GRCh38_from_Ref_alleles.fasta", out_dir / "elements.fasta"))
     start = time.perf_counter()
     summary = build_variant_dataset(fasta, DATA / "kircher2019_satmut_GRCh38.vcf.gz", dataset, window=window,
-                                    label="INFO/COEF", element_field="ELEMENT",
+                                    label="INFO/COEF", element_field="ELEMENT", weight="INFO/BARCODES",
                                     group_by=["INFO/ELEMENT", "window"], seed=seed)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     (out_dir / "build_summary.json").write_text(json.dumps(summary, indent=2))

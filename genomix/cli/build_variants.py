@@ -33,6 +33,8 @@ _OUT = click.Path(dir_okay=False, writable=True)
 @click.option("--contig-alias", multiple=True, help="VCF_NAME=REFERENCE_NAME, e.g. chrM=NC_012920.1; repeatable.")
 @click.option("--element-field", help="INFO field naming each variant's reference record (element "
                                       "references whose headers give CHROM:START-END).")
+@click.option("--weight", help="INFO/FIELD holding each variant's measurement weight (e.g. INFO/BARCODES, how "
+                               "many barcodes measured it); training weights the variant's loss by it.")
 @click.option("--region", help="Only variants in CHROM[:START-END] (needs an indexed VCF).")
 @click.option("--strict", is_flag=True, help="Fail on a REF mismatch instead of skipping it.")
 @click.option("--split", "split_text", default="0.8,0.1,0.1", show_default=True, help="train,valid,test fractions.")
@@ -41,7 +43,7 @@ _OUT = click.Path(dir_okay=False, writable=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @user_errors
 def variant_effect(reference, vcf, out, window, label, label_map, classes, group_by, contig_alias, element_field,
-                   region, strict, split_text, seed, as_json, quiet) -> None:
+                   weight, region, strict, split_text, seed, as_json, quiet) -> None:
     """Reference and alternative windows per (variant, ALT) with labels from INFO -> a dataset."""
     from genomix.datasets.splits import parse_fractions
     from genomix.datasets.variant_windows import parse_contig_aliases
@@ -52,8 +54,8 @@ def variant_effect(reference, vcf, out, window, label, label_map, classes, group
             reference, vcf, out, window=window, label=label, label_map=label_map,
             classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
             group_by=list(group_by), fractions=parse_fractions(split_text), seed=seed, strict=strict,
-            contig_aliases=parse_contig_aliases(contig_alias), element_field=element_field, region=region,
-            progress=progress, command=command_line())
+            contig_aliases=parse_contig_aliases(contig_alias), element_field=element_field, weight=weight,
+            region=region, progress=progress, command=command_line())
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
 
 

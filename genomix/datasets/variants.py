@@ -13,12 +13,15 @@ from INFO, a group that keeps related variants in one split, then a dataset of t
   and those keep one id each and always land in the same split).
 - ``meta``: ``chrom``, ``pos`` (1-based), ``ref``, ``alt``, ``vcf_id`` (the VCF ID, or empty), ``record`` (1-based record number),
   ``allele`` (1-based ALT index), ``contig`` (reference record), ``window_start`` (0-based),
-  ``variant_offset``, ``label_value`` (the INFO value as read), ``group``.
+  ``variant_offset``, ``label_value`` (the INFO value as read), ``group``; with ``weight``, also
+  ``weight`` (float64): each variant's measurement weight read from INFO (for example an MPRA's number of
+  barcodes), which training uses to weight the record's loss (``TrainConfig.sample_weights``).
 
 Skips are counted per (record, ALT): ``symbolic_alt`` (``<DEL>``, ``*``, breakends), ``no_alt``,
 ``ref_mismatch`` (REF differs from the reference; ``strict`` fails instead), ``outside_reference``
 (REF not inside its reference record, or on another chromosome than its element), ``missing_label``,
-``label_not_in_classes`` / ``label_not_mapped``.
+``label_not_in_classes`` / ``label_not_mapped``, and with ``weight``: ``missing_weight`` / ``bad_weight`` (not a
+finite number >= 0).
 
 Labels: ``label="INFO/FIELD"``, with ``classes`` or ``label_map``; the rules (numeric values:
 regression; otherwise classes; glob patterns in the map) are in :mod:`genomix.datasets.variant_labels`.
@@ -44,7 +47,7 @@ from genomix.alphabet import DNA
 from genomix.datasets.provenance import make_provenance
 from genomix.datasets.splits import SPLIT_NAMES, check_fractions, merge_groups, overlap_groups, split_indices
 from genomix.datasets.store import SplitArrays, write_dataset
-from genomix.datasets.variant_labels import assign_labels, is_missing, parse_label_map
+from genomix.datasets.variant_labels import as_number, assign_labels, is_missing, parse_label_map
 from genomix.datasets.variant_windows import Locus, VariantLocator, check_window
 from genomix.errors import ConfigError, InputFormatError
 from genomix.io.reference import Reference
@@ -67,6 +70,7 @@ class _Items:
     alt_tokens: list[np.ndarray] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     raw_labels: list[object] = field(default_factory=list)
+    raw_weights: list[object] = field(default_factory=list)
     group_values: list[list[object]] = field(default_factory=list)
     spans: list[tuple[str, int, int]] = field(default_factory=list)
     meta: dict[str, list] = field(default_factory=lambda: {name: [] for name in (
@@ -96,6 +100,7 @@ def build_variant_dataset(
     strict: bool = False,
     contig_aliases: dict[str, str] | None = None,
     element_field: str | None = None,
+    weight: str | None = None,
     region: str | None = None,
     progress: Callable[[int], None] | None = None,
     command: Sequence[str] | None = None,
@@ -116,6 +121,8 @@ def build_variant_dataset(
         strict: fail on the first REF mismatch instead of skipping it.
         contig_aliases: VCF CHROM -> reference record.
         element_field: INFO field naming each record's reference record (element references).
+        weight: ``INFO/FIELD`` holding each variant's measurement weight (``meta/weight``); variants
+            without a finite weight >= 0 are skipped.
         region: only records in this region (needs an indexed VCF).
         progress: called with the number of records read since the last call.
         command: the command line for provenance.
@@ -137,10 +144,13 @@ def build_variant_dataset(
     if mapping is not None and classes:
         raise ConfigError("give --label-map or --classes, not both (--label-map names the classes itself)")
     group_specs = [spec if spec == "window" else info_field(spec, option="--group-by") for spec in group_by]
+    weight_field = None if weight is None else info_field(weight, option="--weight")
     items, skipped, first_skipped, counts = _collect(
         reference, vcf, window=window, label_field=label_field, group_fields=[s for s in group_specs if s != "window"],
         strict=strict, contig_aliases=contig_aliases, element_field=element_field, region=region,
-        progress=progress)
+        progress=progress, weight_field=weight_field)
+    if weight_field is not None:
+        _weights(items, skipped, first_skipped)
     labels, label_kind, class_names = _labels(items, skipped, first_skipped, mapping=mapping, classes=classes,
                                               label_field=label_field)
     if not labels.size:
@@ -153,18 +163,20 @@ def build_variant_dataset(
     splits = {name: _split_arrays(items, labels, groups, index) for name, index in parts.items()}
     options = {"window": window, "label": label, "label_map": label_map, "classes": list(classes or []),
                "group_by": list(group_by), "split": list(fractions), "strict": strict,
-               "contig_aliases": contig_aliases or {}, "element_field": element_field, "region": region}
+               "contig_aliases": contig_aliases or {}, "element_field": element_field, "weight": weight,
+               "region": region}
     write_dataset(out, splits, task=TASK, alphabet="dna", vocab=DNA.vocab, classes=class_names,
                   provenance=make_provenance([reference, vcf], seed=seed, command=command, options=options),
                   extra_attrs={"label_kind": label_kind, "label_field": label_field, "window": window,
                                "window_convention": WINDOW_CONVENTION, "group_by": list(group_by),
-                               "contig_aliases": contig_aliases or {}, "element_field": element_field or ""})
+                               "contig_aliases": contig_aliases or {}, "element_field": element_field or "",
+                               "weight_field": weight_field or ""})
     return _summary(out, items, labels, parts, counts=counts, skipped=skipped, first_skipped=first_skipped,
                     label_kind=label_kind, class_names=class_names, n_groups=int(groups.max()) + 1)
 
 
 def _collect(reference, vcf, *, window, label_field, group_fields, strict, contig_aliases, element_field,
-             region, progress) -> tuple[_Items, Counter, dict, dict]:
+             region, progress, weight_field=None) -> tuple[_Items, Counter, dict, dict]:
     items = _Items()
     skipped: Counter = Counter()
     first_skipped: dict[str, str] = {}
@@ -175,7 +187,9 @@ def _collect(reference, vcf, *, window, label_field, group_fields, strict, conti
         first_skipped.setdefault(reason, f"{record.where}{detail}")
 
     with Reference(reference) as ref_genome, VcfReader(vcf, region=region) as reader:
-        for field_name, option in [(label_field, "--label"), *((name, "--group-by") for name in group_fields)]:
+        fields = [(label_field, "--label"), *((name, "--group-by") for name in group_fields),
+                  *(((weight_field, "--weight"),) if weight_field else ())]
+        for field_name, option in fields:
             if field_name not in reader.header.info:
                 raise ConfigError(f"{option} INFO/{field_name}: {vcf} declares no such INFO field "
                                   f"(it has: {', '.join(reader.header.info) or 'none'})")
@@ -203,7 +217,7 @@ def _collect(reference, vcf, *, window, label_field, group_fields, strict, conti
                     skip("outside_reference", record)
                 else:
                     _add(items, locator, locus, record, allele, alt, window=window, label_field=label_field,
-                         group_fields=group_fields)
+                         group_fields=group_fields, weight_field=weight_field)
         if progress is not None:
             progress(records % 1000)
     return items, skipped, first_skipped, {"records_read": records, "alleles_read": alleles}
@@ -223,7 +237,7 @@ def _ref_ok(locator: VariantLocator, locus: Locus, record: VcfRecord, *, vcf, st
 
 
 def _add(items: _Items, locator: VariantLocator, locus: Locus, record: VcfRecord, allele: int, alt: str, *,
-         window: int, label_field: str, group_fields: list[str]) -> None:
+         window: int, label_field: str, group_fields: list[str], weight_field: str | None = None) -> None:
     windows = locator.windows(locus, record.ref, alt, window=window)
     where = f"{record.chrom}:{record.pos}"
     items.ref_tokens.append(DNA.encode(windows.ref_window, record=f"{locus.contig} (reference window of {where})"))
@@ -231,6 +245,8 @@ def _add(items: _Items, locator: VariantLocator, locus: Locus, record: VcfRecord
     variant = f"{record.chrom}:{record.pos}:{record.ref}:{alt}"
     items.ids.append(variant if locator.element_field is None else f"{variant}@{locus.contig}")
     items.raw_labels.append(_allele_value(record, label_field, allele))
+    if weight_field is not None:
+        items.raw_weights.append(_allele_value(record, weight_field, allele))
     items.group_values.append([_allele_value(record, name, allele) for name in group_fields])
     shift = locus.genomic_shift
     items.spans.append((locus.genomic_chrom, windows.start + shift, windows.end + shift))
@@ -261,15 +277,37 @@ def _labels(items: _Items, skipped: Counter, first_skipped: dict, *, mapping, cl
     return result.labels, result.kind, result.classes
 
 
+def _weights(items: _Items, skipped: Counter, first_skipped: dict) -> None:
+    """Check each raw INFO weight; items without a finite weight >= 0 are dropped from ``items``, the others
+    get ``meta["weight"]``."""
+    values, reasons = [], {}
+    for i, raw in enumerate(items.raw_weights):
+        if is_missing(raw):
+            reasons[i] = "missing_weight"
+            continue
+        value = as_number(raw)
+        if value is None or value < 0:
+            reasons[i] = "bad_weight"
+        else:
+            values.append(value)
+    kept = [i for i in range(len(items.ids)) if i not in reasons]
+    for i, reason in sorted(reasons.items()):
+        skipped[reason] += 1
+        first_skipped.setdefault(reason, f"{items.ids[i]} (INFO weight {items.raw_weights[i]!r})")
+    _drop(items, kept, {}, skipped, first_skipped)
+    items.meta["weight"] = values
+
+
 def _drop(items: _Items, kept: list[int], reasons: dict[int, str], skipped: Counter, first_skipped: dict) -> None:
     for i, reason in sorted(reasons.items()):
         skipped[reason] += 1
         first_skipped.setdefault(reason, f"{items.ids[i]} (INFO value {items.raw_labels[i]!r})")
     if len(kept) == len(items.ids):
         return
-    for name in ("ref_tokens", "alt_tokens", "ids", "raw_labels", "group_values", "spans"):
+    for name in ("ref_tokens", "alt_tokens", "ids", "raw_labels", "raw_weights", "group_values", "spans"):
         values = getattr(items, name)
-        setattr(items, name, [values[i] for i in kept])
+        if values:
+            setattr(items, name, [values[i] for i in kept])
     items.meta = {column: [values[i] for i in kept] for column, values in items.meta.items()}
 
 
@@ -303,6 +341,8 @@ def _split_arrays(items: _Items, labels: np.ndarray, groups: np.ndarray, index: 
     meta["group"] = groups[index]
     for column in ("pos", "record", "allele", "window_start", "variant_offset"):
         meta[column] = np.asarray(meta[column], dtype=np.int64)
+    if "weight" in meta:
+        meta["weight"] = np.asarray(meta["weight"], dtype=np.float64)
     return SplitArrays(
         tokens=_concat(ref), offsets=_offsets(ref), labels=labels[index], ids=[items.ids[i] for i in index],
         meta=meta, extra={"alt_tokens": _concat(alt), "alt_offsets": _offsets(alt)})

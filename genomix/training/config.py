@@ -29,7 +29,7 @@ from genomix.models.config import validate as validate_model
 from genomix.precision import PRECISIONS
 from genomix.training.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from genomix.validation import SEED_MAX
-from genomix.training.tasks import REGRESSION_TARGETS
+from genomix.training.tasks import REGRESSION_TARGETS, SAMPLE_WEIGHTS
 
 CHECKPOINT_MODES = ("block", "segments", "segments_bf16")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -80,6 +80,9 @@ class TrainConfig:
         grad_clip: clip the global gradient norm to this (0 = off).
         grad_accum: batches per optimizer step.
         class_weights: ``none`` or ``balanced`` (inverse class frequency in train).
+        sample_weights: how the dataset's per-record measurement weights (``meta/weight``) weight the loss
+            and the profile head's fit: ``auto`` (``sqrt`` where the dataset has them), ``none``, ``sqrt``,
+            ``linear`` (:data:`~genomix.training.tasks.SAMPLE_WEIGHTS`).
         precision: ``auto`` (bf16 where the hardware has it natively, else fp32), ``fp32`` or ``bf16``
             (autocast, CPU and CUDA).
         grad_checkpointing: recompute block activations in the backward pass (less memory).
@@ -123,6 +126,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     grad_accum: int = 1
     class_weights: str = "none"
+    sample_weights: str = "auto"
     precision: str = "auto"
     grad_checkpointing: bool = False
     checkpoint_mode: str = "block"
@@ -237,6 +241,8 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.weight_decay >= 0, f"weight_decay should be >= 0, got {config.weight_decay}")
     check(config.grad_clip >= 0, f"grad_clip should be >= 0, got {config.grad_clip}")
     check(config.grad_accum >= 1, f"grad_accum should be >= 1, got {config.grad_accum}")
+    check(config.sample_weights in SAMPLE_WEIGHTS,
+          f"sample_weights should be one of {', '.join(SAMPLE_WEIGHTS)}, got {config.sample_weights!r}")
     check(config.class_weights in CLASS_WEIGHTS,
           f"class_weights should be one of {', '.join(CLASS_WEIGHTS)}, got {config.class_weights!r}")
     check(config.checkpoint_mode in CHECKPOINT_MODES,

@@ -36,7 +36,7 @@ from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
 from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
-from genomix.training.tasks import is_classification, make_task, training_targets
+from genomix.training.tasks import is_classification, make_task, sample_weights, training_targets
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ class Trainer:
                               regression_targets=config.regression_targets)
         self.train_targets = (None if getattr(self.task, "targets_in_batch", False)  # masked_lm: made per batch
                               else training_targets(self.task, self.train_split.labels))
+        self.train_weights = sample_weights(self.dataset, "train", config.sample_weights)
         self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
@@ -169,8 +170,9 @@ class Trainer:
         if mode == "off" or (mode == "auto" and not self.config.train_crop and not pairs):
             return None
         metric = None if self.config.select_metric == "auto" else self.config.select_metric
+        weights = None if self.train_weights is None else self.train_weights.double().numpy()
         fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles, seed=self.config.seed,
-                                  folds=self.config.profile_folds, metric=metric)
+                                  folds=self.config.profile_folds, metric=metric, weights=weights)
         if fresh:
             logger.info("k-mer profile head fitted as the k-mer baseline (C=%g, valid %s %.4f) and kept fixed; "
                         "training adds the network to its %s logits", fitted["C"], fitted["metric"], fitted["valid"],
@@ -343,7 +345,10 @@ class Trainer:
                              else {"profile_logits": self.train_profile_logits[indices]})
                     with _autocast(self.context.device, config.precision):
                         outputs = self.ddp_model(*inputs, **extra)
-                    loss = self.task.loss(outputs, labels)
+                    if self.train_weights is None:
+                        loss = self.task.loss(outputs, labels)
+                    else:
+                        loss = self.task.loss(outputs, labels, self.train_weights[indices].to(self.context.device))
                     if not torch.isfinite(loss):
                         raise GenomixError(
                             f"the training loss became {loss.item()} at step {self.step + 1} (epoch {epoch + 1}); "

@@ -88,10 +88,10 @@ def _estimator(classification: bool, c: float, seed: int) -> Any:
     return LogisticRegression(C=c, max_iter=3000, random_state=seed) if classification else Ridge(alpha=1.0 / c)
 
 
-def _fit(estimator: Any, x: np.ndarray, y: np.ndarray) -> Any:
+def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return estimator.fit(x, y)
+        return estimator.fit(x, y, sample_weight=weights)
 
 
 def _logits(estimator: Any, x: np.ndarray, *, classification: bool, output_size: int) -> np.ndarray:
@@ -110,7 +110,7 @@ def _logits(estimator: Any, x: np.ndarray, *, classification: bool, output_size:
 @torch.no_grad()
 def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_profiles: torch.Tensor,
                      c_grid: tuple[float, ...] | None = None, seed: int = 0, folds: int = 5,
-                     metric: str | None = None) -> dict[str, Any]:
+                     metric: str | None = None, weights: np.ndarray | None = None) -> dict[str, Any]:
     """Set the profile head's linear layer to the k-mer baseline fitted on train, C chosen on valid, and
     return the logits that training should add for each training sequence.
 
@@ -119,8 +119,9 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
     logit far below the others. Regression: ridge (``alpha = 1 / C``) on the task's training targets
     (:func:`~genomix.training.tasks.training_targets`). ``C`` (from ``c_grid``, by default :data:`C_GRID` or
     :data:`REGRESSION_C_GRID`) is the one with the best valid ``metric`` (default: ``roc_auc``, or the
-    regression task's own selection metric). The head's standardisation must be fitted already
-    (:func:`fit_profile_statistics`).
+    regression task's own selection metric). ``weights``: the training records' sample weights
+    (:func:`~genomix.training.tasks.sample_weights`; the valid metric stays unweighted). The head's
+    standardisation must be fitted already (:func:`fit_profile_statistics`).
 
     The logits for training are *out of fold* (``folds`` > 1: each sequence's from a fit on the other
     folds, same C): on its own training data a near-separable linear model is almost always right and
@@ -146,7 +147,7 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
     labels_valid = np.asarray(dataset.split("valid").labels)
     best: tuple[float, float, Any] | None = None
     for c in c_grid or (C_GRID if classification else REGRESSION_C_GRID):
-        estimator = _fit(_estimator(classification, c, seed), x_train, y_train)
+        estimator = _fit(_estimator(classification, c, seed), x_train, y_train, weights)
         outputs = _logits(estimator, x_valid, classification=classification, output_size=output_size)
         score = task.metrics(labels_valid, task.scores(torch.from_numpy(outputs))).get(metric)
         score = -np.inf if score is None or not np.isfinite(score) else sign * float(score)
@@ -178,7 +179,7 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
         folds = min(folds, len(np.unique(groups)))
     if folds > 1 and len(x_train) >= 2 * folds:
         train_logits = out_of_fold_logits(x_train, y_train, classification=classification, c=c, seed=seed,
-                                          folds=folds, output_size=output_size, groups=groups)
+                                          folds=folds, output_size=output_size, groups=groups, weights=weights)
     else:
         folds = 0
         train_logits = head.linear(torch.from_numpy(x_train).to(head.linear.weight.dtype)).double().numpy()
@@ -187,9 +188,11 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
 
 
 def out_of_fold_logits(x: np.ndarray, y: np.ndarray, *, classification: bool, c: float, seed: int, folds: int,
-                       output_size: int, groups: np.ndarray | None = None) -> np.ndarray:
+                       output_size: int, groups: np.ndarray | None = None,
+                       weights: np.ndarray | None = None) -> np.ndarray:
     """``(n, output_size)``: each row's logits from the linear model fitted on the other folds
-    (stratified for classification, whole ``groups`` held out when given; seeded)."""
+    (stratified for classification, whole ``groups`` held out when given; seeded; each fit weighted by
+    its rows' ``weights`` when given)."""
     from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
     if groups is not None:
@@ -202,7 +205,8 @@ def out_of_fold_logits(x: np.ndarray, y: np.ndarray, *, classification: bool, c:
         for fit_rows, held_out in splitter.split(x, y if classification else None, groups):
             if classification and len(np.unique(y[fit_rows])) < 2:
                 raise ValueError("a fold holds one class only; use fewer folds")
-            estimator = _fit(_estimator(classification, c, seed), x[fit_rows], y[fit_rows])
+            estimator = _fit(_estimator(classification, c, seed), x[fit_rows], y[fit_rows],
+                             None if weights is None else weights[fit_rows])
             out[held_out] = _logits(estimator, x[held_out], classification=classification, output_size=output_size)
     return out
 
