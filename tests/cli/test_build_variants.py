@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from variant_files import copy_mito, edit_vcf
 
@@ -72,3 +73,24 @@ def test_error_paths(shared_data, tmp_path):
     result = _run("--reference", tmp_path / "missing.fa", "--vcf", vcf, "--out", out, "--label", "INFO/STATUS")
     assert result.exit_code == 2 and "does not exist" in result.output
     assert not out.exists()
+
+
+def test_weight_option(shared_data, tmp_path):
+    fasta, vcf = copy_mito(shared_data, tmp_path)
+    common = ["--reference", fasta, "--vcf", vcf, "--window", 64, "--label", "INFO/STATUS", "--label-map",
+              "Cfrm*=1,*=0", "--contig-alias", "chrM=NC_012920.1"]
+    out = tmp_path / "weighted.h5"
+    result = _run(*common, "--out", out, "--weight", "INFO/GBFREQ")
+    assert result.exit_code == 0, result.output
+    regression = tmp_path / "gbfreq.h5"  # the same INFO values read as labels
+    assert _run(*common[:6], "--label", "INFO/GBFREQ", *common[10:], "--out", regression).exit_code == 0
+    with open_dataset(out) as weighted, open_dataset(regression) as values:
+        assert weighted.attrs["weight_field"] == "GBFREQ"
+        by_id = {i: v for name in values.split_names for i, v in zip(values.split(name).ids, values.split(name).labels)}
+        for name in weighted.split_names:
+            split = weighted.split(name)
+            for variant, weight in zip(split.ids, split.meta("weight")):
+                assert weight == pytest.approx(by_id[variant], rel=1e-6)
+    result = _run(*common, "--out", tmp_path / "x.h5", "--weight", "INFO/NOPE")
+    _one_line_error(result, "--weight INFO/NOPE", "declares no such INFO field")
+    assert not (tmp_path / "x.h5").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from variant_files import MITO_ALIAS, copy_mito, copy_mpra, edit_vcf, read_fasta_sequence
@@ -228,4 +230,45 @@ def test_element_reference_errors(shared_data, tmp_path):
     with pytest.raises(InputFormatError, match=r"record 1 \(1:109,274,651\): element \(INFO/ELEMENT\) 'SORT1-flip' "
                                                r"is not in the reference"):
         build_variant_dataset(without_sort1, vcf, tmp_path / "x.h5", label="INFO/COEF", element_field="ELEMENT")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_weights_from_info_and_what_is_skipped(shared_data, tmp_path):
+    """``weight``: each kept variant's ``meta/weight`` is its INFO value; a missing or negative one is skipped."""
+    import gzip
+
+    fasta, vcf = copy_mpra(shared_data, tmp_path / "in")
+    lines = gzip.open(vcf, "rt").read().splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    body = [line for line in lines if not line.startswith("#")][:600]
+    body[10] = re.sub(r"BARCODES=\d+", "BARCODES=.", body[10])
+    body[20] = re.sub(r"BARCODES=\d+", "BARCODES=-4", body[20])
+    small = tmp_path / "small.vcf"
+    small.write_text("\n".join(header + body) + "\n")
+    expected = {}
+    for line in body:
+        chrom, pos, _, ref, alt, *_, info = line.split("\t")
+        fields = dict(item.split("=") for item in info.split(";"))
+        expected[f"{chrom}:{pos}:{ref}:{alt}@{fields['ELEMENT']}"] = fields["BARCODES"]
+    out = tmp_path / "weighted.h5"
+    summary = build_variant_dataset(fasta, small, out, window=64, label="INFO/COEF", element_field="ELEMENT",
+                                    weight="INFO/BARCODES", seed=0)
+    assert summary["skipped"].get("missing_weight") == 1 and summary["skipped"].get("bad_weight") == 1
+    assert "(INFO weight -4)" in summary["first_skipped"]["bad_weight"]
+    checked = 0
+    with open_dataset(out) as dataset:
+        assert dataset.attrs["weight_field"] == "BARCODES"
+        for name in dataset.split_names:
+            split = dataset.split(name)
+            for variant, weight in zip(split.ids, split.meta("weight")):
+                assert weight == float(expected[variant]) and weight >= 0
+                checked += 1
+    assert checked == summary["kept"] == len(body) - sum(summary["skipped"].values())  # one ALT per record
+    plain = tmp_path / "plain.h5"
+    build_variant_dataset(fasta, small, plain, window=64, label="INFO/COEF", element_field="ELEMENT", seed=0)
+    with open_dataset(plain) as dataset:
+        assert "weight" not in dataset.split("train").meta_columns and dataset.attrs["weight_field"] == ""
+    with pytest.raises(ConfigError, match=r"--weight INFO/NOPE: .* declares no such INFO field"):
+        build_variant_dataset(fasta, small, tmp_path / "x.h5", label="INFO/COEF", element_field="ELEMENT",
+                              weight="INFO/NOPE")
     assert not (tmp_path / "x.h5").exists()

@@ -33,3 +33,11 @@ def elements_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from synthetic_variants import element_variants_dataset
 
     return element_variants_dataset(tmp_path_factory.mktemp("elements") / "elements.h5")
+
+
+@pytest.fixture(scope="session")
+def weighted_elements_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same kind of dataset with a measurement weight per variant (``meta/weight``)."""
+    from synthetic_variants import element_variants_dataset
+
+    return element_variants_dataset(tmp_path_factory.mktemp("weighted") / "weighted.h5", weighted=True)

@@ -17,8 +17,10 @@ def _effect(ref: str, alt: str) -> int:
     return alt.count(MOTIF) - ref.count(MOTIF)
 
 
-def element_variants_dataset(out: Path, *, elements: int = 8, length: int = 80, seed: int = 0) -> Path:
-    """``out`` (``.h5``): all SNVs of ``elements`` random elements, split by element 6:1:1 (8 elements)."""
+def element_variants_dataset(out: Path, *, elements: int = 8, length: int = 80, seed: int = 0,
+                             weighted: bool = False) -> Path:
+    """``out`` (``.h5``): all SNVs of ``elements`` random elements, split by element 6:1:1 (8 elements);
+    ``weighted``: each variant also has a measurement weight ``INFO/BARCODES`` (1..200, ``meta/weight``)."""
     rng = np.random.default_rng(seed)
     folder = out.parent
     fasta, vcf = folder / "elements.fa", folder / "elements.vcf"
@@ -37,12 +39,15 @@ def element_variants_dataset(out: Path, *, elements: int = 8, length: int = 80, 
                 ref_context = sequence[lo:hi]
                 alt_context = ref_context[:offset - lo] + alt + ref_context[offset - lo + 1:]
                 value = scale * _effect(ref_context, alt_context) + 0.05 * rng.standard_normal()
-                rows.append(f"1\t{start + offset}\t.\t{base}\t{alt}\t.\t.\tELEMENT=E{e};COEF={value:.6f}\n")
+                info = f"ELEMENT=E{e};COEF={value:.6f}" + (f";BARCODES={rng.integers(1, 201)}" if weighted else "")
+                rows.append(f"1\t{start + offset}\t.\t{base}\t{alt}\t.\t.\t{info}\n")
     fasta.write_text("".join(records))
     vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=1>\n"
                    '##INFO=<ID=ELEMENT,Number=1,Type=String,Description="element">\n'
                    '##INFO=<ID=COEF,Number=1,Type=Float,Description="effect">\n'
+                   '##INFO=<ID=BARCODES,Number=1,Type=Integer,Description="barcodes">\n'
                    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(rows))
     build_variant_dataset(fasta, vcf, out, window=32, label="INFO/COEF", element_field="ELEMENT",
-                          group_by=["INFO/ELEMENT"], fractions=(0.75, 0.125, 0.125), seed=seed)
+                          group_by=["INFO/ELEMENT"], fractions=(0.75, 0.125, 0.125), seed=seed,
+                          weight="INFO/BARCODES" if weighted else None)
     return out

@@ -16,7 +16,7 @@ from genomix.models.config import ModelConfig
 from genomix.training import baseline
 from genomix.training.config import load_config
 from genomix.training.loop import train
-from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics
+from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics, split_profiles
 from genomix.training.sizing import model_kwargs_for
 from genomix.training.tasks import make_task
 
@@ -303,3 +303,64 @@ def test_a_fitted_head_is_evaluated_before_the_first_step(elements_h5, tmp_path)
     assert records[0]["valid"]["spearman"] == pytest.approx(report["valid"], abs=1e-5)
     best = max(r["valid"]["spearman"] for r in records)
     assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["valid"]["spearman"] == pytest.approx(best)
+
+
+def test_sample_weights_weight_the_ridge_and_its_out_of_fold_fits(weighted_elements_h5):
+    """With measurement weights, the fit and each out-of-fold fit are scikit-learn's weighted ridge."""
+    from scipy.stats import spearmanr
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GroupKFold
+
+    from genomix.training.profile_fit import REGRESSION_C_GRID
+    from genomix.training.tasks import element_groups, sample_weights
+
+    dataset = open_dataset(weighted_elements_h5)
+    weights = sample_weights(dataset, "train", "auto").double().numpy()
+    task, model, profiles, report = _fitted_pair_model(dataset, weights=weights, folds=3)
+    _, _, _, unweighted = _fitted_pair_model(dataset, folds=3)
+    mean, scale = model.profile.mean.double(), model.profile.scale.double()
+    raw = {"train": profiles, "valid": split_profiles(model, dataset.split("valid"))}
+    x = {name: ((p.double() - mean) / scale).numpy() for name, p in raw.items()}
+    targets = task.inner.train_targets.numpy()
+    labels = np.asarray(dataset.split("valid").labels)
+    valid = {c: Ridge(alpha=1 / c).fit(x["train"], targets, sample_weight=weights).predict(x["valid"])
+             for c in REGRESSION_C_GRID}
+    best = max(REGRESSION_C_GRID, key=lambda c: spearmanr(valid[c], labels)[0])
+    assert report["C"] == best and report["valid"] == pytest.approx(spearmanr(valid[best], labels)[0], abs=1e-6)
+    with torch.no_grad():
+        ours = model.profile(torch.zeros(1), None, profiles=raw["valid"]).reshape(-1)
+    np.testing.assert_allclose(ours.numpy(), valid[best], atol=1e-4)
+    assert not torch.allclose(report["train_logits"], unweighted["train_logits"])  # the weights did something
+    groups = element_groups(dataset, "train")
+    for fit_rows, held in GroupKFold(n_splits=3, shuffle=True, random_state=0).split(x["train"], None, groups):
+        expected = Ridge(alpha=1 / best).fit(x["train"][fit_rows], targets[fit_rows],
+                                             sample_weight=weights[fit_rows]).predict(x["train"][held])
+        np.testing.assert_allclose(report["train_logits"][held, 0].numpy(), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("how", ["auto", "none"])
+def test_training_fits_the_head_and_weights_the_loss_by_sample_weights(weighted_elements_h5, tmp_path, monkeypatch,
+                                                                       how):
+    from genomix.training.tasks import RegressionTask, sample_weights
+
+    dataset = open_dataset(weighted_elements_h5)
+    seen = []
+    original = RegressionTask.loss
+
+    def spy(self, outputs, labels, weights=None):
+        seen.append(None if weights is None else weights.clone())
+        return original(self, outputs, labels, weights)
+
+    monkeypatch.setattr(RegressionTask, "loss", spy)
+    overrides = [*TINY, "epochs=1", "seed=0", "eval_every=0", f"sample_weights={how}"]
+    train(weighted_elements_h5, out_dir=tmp_path / "run", config=load_config(None, overrides), device="cpu")
+    weights = sample_weights(dataset, "train", how)
+    _, _, _, report = _fitted_pair_model(dataset, weights=None if weights is None else weights.double().numpy())
+    first = __import__("json").loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["step"] == 0 and first["valid"]["spearman"] == pytest.approx(report["valid"], abs=1e-5)
+    assert seen and all((w is None) == (how == "none") for w in seen)
+    if how == "auto":  # every batch's weights are its records' (a permutation of a subset of them)
+        pool = np.sort(weights.numpy())
+        assert all(np.isin(w.numpy(), pool).all() for w in seen)
+        assert sum(len(w) for w in seen) == len(pool)
+        np.testing.assert_allclose(np.sort(torch.cat(seen).numpy()), pool)
