@@ -498,6 +498,7 @@ def train(
         GenomixError: bad dataset, config, run dir, or a non-finite loss; the run dir is left as it was.
     """
     out_dir = Path(out_dir)
+    created = not out_dir.exists()  # a new run that fails at once removes the folder it made
     context = distributed.setup(device=device)
     try:
         payload = None
@@ -523,7 +524,7 @@ def train(
             trainer = Trainer(dataset_path, out_dir, config, context=context, resume_payload=payload, progress=progress)
         except BaseException:  # e.g. an --init checkpoint that does not fit: leave no half-made run folder
             if not resume and context.is_main:
-                rundir.abandon_new(out_dir)
+                rundir.abandon_new(out_dir, created=created)
             raise
         if context.is_main:
             if resume:
@@ -548,7 +549,7 @@ def train(
             summary = trainer.run()
         except BaseException:
             if not resume and context.is_main:
-                rundir.abandon_new(out_dir)
+                rundir.abandon_new(out_dir, created=created)
             raise
         buffers.POOL.clear()
         if config.final_test and context.is_main and "test" in trainer.dataset.split_names and hasattr(

@@ -44,17 +44,24 @@ def prepare_new(out_dir: str | Path) -> Path:
     return out_dir
 
 
-def abandon_new(out_dir: str | Path) -> None:
-    """Remove what a new run wrote before it saved its first checkpoint (it failed or was stopped).
+def abandon_new(out_dir: str | Path, *, created: bool = False) -> None:
+    """Remove what a new run wrote before it saved its first checkpoint (it failed or was stopped), and
+    the folder itself if this run ``created`` it and it is left empty.
 
     Without this, a ``config.json`` left by a run that died at once (a full disk, Ctrl-C) would block
-    both a rerun (the folder "holds a run") and ``--resume`` (there is no ``last.pt``).
+    both a rerun (the folder "holds a run") and ``--resume`` (there is no ``last.pt``), and a bad option
+    would leave an empty folder behind.
     """
     out_dir = Path(out_dir)
     if (out_dir / LAST).exists() or (out_dir / BEST).exists():
         return
     for name in (CONFIG, METRICS):
         (out_dir / name).unlink(missing_ok=True)
+    if created:
+        try:
+            out_dir.rmdir()  # only if empty
+        except OSError:
+            pass
 
 
 def write_json(path: str | Path, value: Any) -> None:

@@ -86,6 +86,22 @@ def test_unknown_config_key(orchid, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_an_option_refused_by_the_trainer_leaves_no_folder(orchid, tmp_path):
+    """Refused once the dataset is read (after the folder was made): a folder it made is removed, one the
+    user made stays."""
+    for made_by_user in (False, True):
+        run = tmp_path / f"run_{made_by_user}"
+        if made_by_user:
+            run.mkdir()
+        result = CliRunner().invoke(cli, ["train", str(orchid), "--out", str(run), *TINY,
+                                          "regression_targets=element_ranks"])
+        _one_line_error(result, "element_ranks is for regression datasets")
+        assert run.exists() == made_by_user and (not made_by_user or not any(run.iterdir()))
+    result = CliRunner().invoke(cli, ["train", str(orchid), "--out", str(tmp_path / "w"), *TINY, "sample_weights=sqrt"])
+    _one_line_error(result, "needs per-record weights")
+    assert not (tmp_path / "w").exists()
+
+
 def test_checkpoint_that_does_not_fit(trained, shared_data, tmp_path):
     other = orchid_dataset(shared_data, tmp_path / "gc.h5", task="regression")
     result = CliRunner().invoke(cli, ["evaluate", str(trained / "best.pt"), str(other), "-q"])

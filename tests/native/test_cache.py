@@ -33,6 +33,7 @@ def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o700)
     monkeypatch.setenv("GENOMIX_CACHE_DIR", str(folder))
+    monkeypatch.delenv("GENOMIX_NATIVE", raising=False)  # these tests build and load; GENOMIX_NATIVE=0 skips loading
     return folder
 
 
