@@ -19,7 +19,8 @@ case "$NAME" in
             cp "$DATA/mpra_kircher2019/element_reference_GRCh38_from_Ref_alleles.fasta" "$OUT/elements.fasta"
             "$GENOMIX" build-dataset variant-effect --reference "$OUT/elements.fasta" \
                 --vcf "$DATA/mpra_kircher2019/kircher2019_satmut_GRCh38.vcf.gz" --window 1024 \
-                --label INFO/COEF --element-field ELEMENT --group-by INFO/ELEMENT --group-by window \
+                --label INFO/COEF --element-field ELEMENT --weight INFO/BARCODES \
+                --group-by INFO/ELEMENT --group-by window \
                 --seed 0 --out "$OUT/dataset.h5" -q
         fi
         "$PYTHON" pipelines/mpra_baseline.py --out "$OUT" ;;
