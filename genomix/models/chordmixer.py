@@ -315,6 +315,8 @@ class ChordMixer(nn.Module):
             buckets).
         kmer_profile: add :class:`~genomix.models.kmers.KmerProfileHead` (a linear model of the
             standardised k-mer profile, starting at zero) to the decoder's output (``'linear'`` decoder).
+        profile_kmer_size: k of the profile head's k-mers (0: ``kmer_size``); its vocabulary and buckets
+            are the embedding's.
         residual_init: ``'xavier'`` (published) or ``'zero'``: every block's ``fc2`` weight and the
             decoder start at zero, so each block starts as the identity and the network as a constant;
             with ``'kmer'`` embeddings and mean pooling it then starts as a linear k-mer model.
@@ -336,8 +338,8 @@ class ChordMixer(nn.Module):
                  hidden_size: int = 128, mlp_dropout: float = 0.0, layer_dropout: float = 0.0,
                  prenorm: str = "None", norm: str = "None", var_len: bool = False,
                  grad_checkpointing: bool | str = False, *, kmer_size: int = 4, kmer_vocab: str = "acgt",
-                 kmer_buckets: int = 4096, kmer_profile: bool = False, residual_init: str = "xavier",
-                 encoder_window: int = 0) -> None:
+                 kmer_buckets: int = 4096, kmer_profile: bool = False, profile_kmer_size: int = 0,
+                 residual_init: str = "xavier", encoder_window: int = 0) -> None:
         super().__init__()
         if encoder_window < 0 or (encoder_window and not var_len):
             raise ValueError(f"encoder_window must be 0, or >= 1 with var_len=True; got {encoder_window} "
@@ -368,8 +370,13 @@ class ChordMixer(nn.Module):
             self.decoder = PerPositionDecoder(embedding_size, output_size)
         else:
             self.decoder = None
-        self.profile = (KmerProfileHead(output_size, k=kmer_size, vocab=kmer_vocab, buckets=kmer_buckets)
-                        if kmer_profile else None)
+        if profile_kmer_size < 0:
+            raise ValueError(f"profile_kmer_size must be >= 0, got {profile_kmer_size}")
+        self.profile = (KmerProfileHead(output_size, k=profile_kmer_size or kmer_size, vocab=kmer_vocab,
+                                        buckets=kmer_buckets) if kmer_profile else None)
+        # the profile head can reuse the embedding's k-mer ids when it counts the same k-mers
+        self._profile_reads_embedding_ids = (embedding_type == "kmer" and kmer_profile
+                                             and self.profile.k == self.embedding.k)
         self.reset_parameters()
 
     @property
@@ -438,8 +445,8 @@ class ChordMixer(nn.Module):
             return out
         if profile_logits is not None:
             return out + profile_logits.float()
-        # the profile head counts the embedding's own k-mers (same k, vocabulary and buckets): computed once
-        return out + self.profile(x, lengths, ids=ids if self.embedding_type == "kmer" else None)
+        # where the profile head counts the embedding's own k-mers (same k, vocabulary, buckets): computed once
+        return out + self.profile(x, lengths, ids=ids if self._profile_reads_embedding_ids else None)
 
     def lookup_ids(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The embedding rows that integer tokens ``(...)`` look up: the tokens (``'sparse'``) or the id of

@@ -23,7 +23,8 @@ EMBEDDING_TYPES = ("auto", "sparse", "linear", "kmer")
 KMER_VOCABS = ("auto", "acgt", "hashed")
 RESIDUAL_INITS = ("zero", "xavier")
 DIFFERENCES = ("auto", "mean", "sum")
-SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "difference", "encoder_window")
+SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "profile_kmer_size", "difference",
+         "encoder_window")
 CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "encoder_window")
 """Options of :class:`~genomix.models.chordmixer.ChordMixer` that the ref/alt model does not take (its
 k-mers are exact DNA k-mers, its head reads pooled features)."""
@@ -58,6 +59,8 @@ class ModelConfig:
         kmer_buckets: hash buckets of ``'hashed'`` k-mers.
         kmer_profile: add the standardised k-mer profile head (tokens only; ``'auto'``: yes for tokens;
             the ref/alt model's profile is of the k-mers the variant changes).
+        profile_kmer_size: k of the ChordMixer's profile head; 0: chosen from 4, 5, 6 by out-of-fold log
+            loss on train where the head is fitted on DNA (``TrainConfig.profile_fit``), else ``kmer_size``.
         residual_init: ``'zero'`` (each block starts as the identity, the decoder at zero) or
             ``'xavier'`` (published).
         encoder_window: ChordMixer only: longer sequences go through the encoder in pieces of at most this
@@ -81,6 +84,7 @@ class ModelConfig:
     kmer_vocab: str = _choice("auto", KMER_VOCABS)
     kmer_buckets: int = _bounded(4096, low=1)
     kmer_profile: str = _choice("auto", ("auto", "on", "off"))
+    profile_kmer_size: int = _bounded(0, low=0)
     residual_init: str = _choice("zero", RESIDUAL_INITS)
     difference: str = _choice("auto", DIFFERENCES)
     encoder_window: int = _bounded(-1, low=-1)
@@ -128,7 +132,7 @@ class ModelConfig:
         kmer_vocab = self.kmer_vocab if self.kmer_vocab != "auto" else ("acgt" if alphabet == "dna" else "hashed")
         profile = self.kmer_profile == "on" or (self.kmer_profile == "auto" and tokens)
         kmers = {"kmer_size": self.kmer_size or DEFAULT_KMER_SIZE.get(alphabet, 3), "kmer_vocab": kmer_vocab,
-                 "kmer_profile": bool(profile)}
+                 "kmer_profile": bool(profile), "profile_kmer_size": self.profile_kmer_size}
         return {**sized, "embedding_type": embedding, "decoder": "linear", **backbone, **kmers, "var_len": True,
                 "encoder_window": max(self.encoder_window, 0)}
 

@@ -34,7 +34,7 @@ from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
 from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
-from genomix.training.profile_fit import fit_profile_head, fit_profile_statistics
+from genomix.training.profile_fit import choose_profile_kmer_size, fit_profile_head, fit_profile_statistics
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
 from genomix.training.tasks import is_classification, make_task, sample_weights, training_targets
 
@@ -114,6 +114,7 @@ class Trainer:
                               else training_targets(self.task, self.train_split.labels))
         self.train_weights = sample_weights(self.dataset, "train", config.sample_weights)
         self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size)
+        self._choose_profile_kmer_size(fresh=resume_payload is None)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
         torch.manual_seed(config.seed)
@@ -149,6 +150,36 @@ class Trainer:
         if resume_payload is not None:
             self._load_train_state(resume_payload)
 
+    def _fits_profile_head(self) -> bool:
+        """Whether the model's k-mer profile head is fitted before training (``profile_fit``)."""
+        mode = self.config.profile_fit
+        # auto: fitted where training reads windows of longer sequences; there a head trained jointly
+        # sees noisy window profiles (Insects, Fungi, Plants: docs/quality.md). On sequences read whole
+        # it trains stably with the network, and measured better there (enhancers 0.723 against 0.706).
+        # The ref/alt model's profile of the changed k-mers is fitted: trained jointly it overfits the
+        # training elements, where the ridge's strong regularisation chosen on valid carries over (MPRA).
+        pairs = self.model_kwargs.get("architecture") == "ref_alt"
+        return mode == "on" or (mode == "auto" and bool(self.config.train_crop or pairs))
+
+    def _choose_profile_kmer_size(self, *, fresh: bool) -> None:
+        """``model.profile_kmer_size=0`` on a fitted DNA profile head: the k of its k-mers chosen from
+        :data:`~genomix.training.profile_fit.PROFILE_KMER_SIZES` (deterministic, so a resumed run chooses
+        the same)."""
+        kwargs = self.model_kwargs
+        if (not kwargs.get("kmer_profile") or kwargs.get("architecture") == "ref_alt"
+                or kwargs.get("profile_kmer_size") or kwargs.get("kmer_vocab") != "acgt" or not self._fits_profile_head()):
+            return
+        metric = None if self.config.select_metric == "auto" else self.config.select_metric
+        weights = None if self.train_weights is None else self.train_weights.double().numpy()
+        k, scores = choose_profile_kmer_size(self.dataset, self.task, output_size=self.task.output_size,
+                                             seed=self.config.seed, folds=self.config.profile_folds, metric=metric,
+                                             weights=weights)
+        kwargs["profile_kmer_size"] = k
+        if fresh:
+            logger.info("k-mer profile head: k=%d (out-of-fold %s: %s)", k,
+                        "log loss" if is_classification(self.task) else "squared error",
+                        ", ".join(f"k={size} {score['out_of_fold']:.4f}" for size, score in scores.items()))
+
     def _prepare_profile_head(self, *, fresh: bool) -> torch.Tensor | None:
         """Standardise the k-mer profile head and, with ``profile_fit``, fit it as the k-mer baseline and
         freeze it; returns the logits training adds for each training sequence in its place (out of fold;
@@ -161,13 +192,7 @@ class Trainer:
                 raise ConfigError("profile_fit=on needs a model with a k-mer profile head (model.kmer_profile)")
             return None
         profiles = fit_profile_statistics(self.model, self.dataset)
-        # auto: fitted where training reads windows of longer sequences; there a head trained jointly
-        # sees noisy window profiles (Insects, Fungi, Plants: docs/quality.md). On sequences read whole
-        # it trains stably with the network, and measured better there (enhancers 0.723 against 0.706).
-        # The ref/alt model's profile of the changed k-mers is fitted: trained jointly it overfits the
-        # training elements, where the ridge's strong regularisation chosen on valid carries over (MPRA).
-        pairs = self.model_kwargs.get("architecture") == "ref_alt"
-        if mode == "off" or (mode == "auto" and not self.config.train_crop and not pairs):
+        if not self._fits_profile_head():
             return None
         metric = None if self.config.select_metric == "auto" else self.config.select_metric
         weights = None if self.train_weights is None else self.train_weights.double().numpy()
