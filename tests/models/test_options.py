@@ -174,3 +174,26 @@ def test_a_windowed_model_is_batch_invariant_and_equal_to_the_whole_model_on_sho
         torch.testing.assert_close(batch[short], whole(tokens, lengths)[short], atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="encoder_window"):
         _model(encoder_window=8, var_len=False)
+
+
+@pytest.mark.parametrize("profile_k", [2, 4])
+def test_a_profile_head_of_another_k_counts_its_own_kmers(profile_k):
+    """``profile_kmer_size``: the head reads its own k-mers (not the embedding's 3-mers); the output is the
+    network plus that head, batch invariant; 0 is the embedding's k."""
+    model = _perturb(_model(profile_kmer_size=profile_k)).eval()
+    assert model.profile.k == profile_k and model.profile.linear.in_features == 4 ** profile_k
+    tokens, lengths = _sequences()
+    with torch.no_grad():
+        out = model(tokens, lengths)
+        network = model(tokens, lengths, profile_logits=torch.zeros(len(lengths), 3))
+        head = KmerProfileHead(3, k=profile_k, vocab="acgt")
+        head.load_state_dict(model.profile.state_dict())
+        torch.testing.assert_close(out, network + head(tokens, lengths))
+        starts = np.concatenate([[0], np.cumsum(lengths.numpy())])
+        for i in range(len(lengths)):
+            alone = model(tokens[starts[i]:starts[i + 1]], lengths[i:i + 1])
+            torch.testing.assert_close(alone[0], out[i], atol=1e-5, rtol=1e-5)
+    same = _perturb(_model(profile_kmer_size=0)).eval()
+    assert same.profile.k == OPTIONS["kmer_size"]
+    with pytest.raises(ValueError, match="profile_kmer_size must be >= 0"):
+        _model(profile_kmer_size=-1)

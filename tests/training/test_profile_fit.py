@@ -364,3 +364,71 @@ def test_training_fits_the_head_and_weights_the_loss_by_sample_weights(weighted_
         assert all(np.isin(w.numpy(), pool).all() for w in seen)
         assert sum(len(w) for w in seen) == len(pool)
         np.testing.assert_allclose(np.sort(torch.cat(seen).numpy()), pool)
+
+
+def test_the_profile_k_is_the_one_with_the_lowest_out_of_fold_log_loss(orchid_h5):
+    """Against an independent pipeline per k: numpy k-mer frequencies, StandardScaler, logistic regression
+    with C chosen by valid ROC AUC, out-of-fold probabilities of the same stratified folds."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    from genomix.training.metrics import classification_metrics, log_loss
+    from genomix.training.profile_fit import C_GRID, choose_profile_kmer_size
+
+    dataset = open_dataset(orchid_h5)
+    task = make_task(dataset)
+    k, scores = choose_profile_kmer_size(dataset, task, output_size=task.output_size, sizes=(2, 3, 4), folds=3)
+    labels = {name: np.asarray(dataset.split(name).labels) for name in ("train", "valid")}
+    n_classes = len(dataset.classes)
+
+    def probabilities(model, x):
+        out = np.zeros((len(x), n_classes))
+        out[:, model.classes_] = model.predict_proba(x)
+        return out
+
+    expected = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for size in (2, 3, 4):
+            features = {name: baseline._features(dataset.split(name), k=size, alphabet="dna") for name in labels}
+            scaler = StandardScaler().fit(features["train"])
+            x = {name: scaler.transform(f) for name, f in features.items()}
+            auc = {c: classification_metrics(labels["valid"], probabilities(
+                LogisticRegression(C=c, max_iter=3000, random_state=0).fit(x["train"], labels["train"]),
+                x["valid"]))["roc_auc"] for c in C_GRID}
+            c = max(C_GRID, key=lambda value: (auc[value], -value))  # the first of the best
+            oof = np.zeros((len(x["train"]), n_classes))
+            for fit, held in StratifiedKFold(3, shuffle=True, random_state=0).split(x["train"], labels["train"]):
+                model = LogisticRegression(C=c, max_iter=3000, random_state=0).fit(x["train"][fit], labels["train"][fit])
+                oof[held] = probabilities(model, x["train"][held])
+            expected[size] = (c, log_loss(labels["train"], oof))
+    for size in (2, 3, 4):
+        assert scores[size]["C"] == expected[size][0]
+        assert scores[size]["out_of_fold"] == pytest.approx(expected[size][1], rel=1e-3)
+    assert k == min(expected, key=lambda size: expected[size][1])
+    assert len({round(s["out_of_fold"], 3) for s in scores.values()}) == 3  # the three k really differ
+
+
+def test_training_chooses_the_profile_k_only_where_the_head_is_fitted(tmp_path, monkeypatch):
+    from genomix.checkpoint import load_model
+    from genomix.training import loop
+    from genomix.training.profile_fit import choose_profile_kmer_size
+
+    path = _long_two_class(tmp_path / "long.h5", length=600)  # 1-mer composition: 4 would win over 5, 6
+    sizes = (5, 6)
+    monkeypatch.setattr(loop, "choose_profile_kmer_size",
+                        lambda *args, **kwargs: choose_profile_kmer_size(*args, sizes=sizes, **kwargs))
+    common = [*TINY, "epochs=1", "train_crop=200", "seed=0", "profile_folds=2"]
+    train(path, out_dir=tmp_path / "auto", config=load_config(None, common), device="cpu")
+    dataset = open_dataset(path)
+    task = make_task(dataset)
+    chosen, _ = choose_profile_kmer_size(dataset, task, output_size=2, folds=2, sizes=sizes)
+    model, _ = load_model(tmp_path / "auto" / "best.pt")
+    assert model.profile.k == chosen and model.profile.linear.in_features == 4 ** chosen
+    given = [*common, "model.profile_kmer_size=3"]
+    train(path, out_dir=tmp_path / "given", config=load_config(None, given), device="cpu")
+    assert load_model(tmp_path / "given" / "best.pt")[0].profile.k == 3
+    whole = [*TINY, "epochs=1", "seed=0"]  # sequences read whole: the head trains with the network, k = kmer_size
+    train(path, out_dir=tmp_path / "whole", config=load_config(None, whole), device="cpu")
+    assert load_model(tmp_path / "whole" / "best.pt")[0].profile.k == 4
