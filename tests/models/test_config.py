@@ -10,8 +10,8 @@ import torch
 from genomix.models import ChordMixer, ModelConfig, build_model
 from genomix.models.config import validate
 
-OPTIONS_BEYOND_PUBLISHED = ("kmer_size", "kmer_vocab", "kmer_buckets", "kmer_profile", "residual_init", "difference",
-                            "encoder_window")
+OPTIONS_BEYOND_PUBLISHED = ("kmer_size", "kmer_vocab", "kmer_buckets", "kmer_profile", "profile_kmer_size", "residual_init",
+                            "difference", "encoder_window")
 from genomix.models.variant import RefAltModel
 
 LEGACY_CHORDMIXER = {"input_size": 16, "output_size": 3, "embedding_type": "sparse", "decoder": "linear",
