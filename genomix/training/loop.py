@@ -114,6 +114,7 @@ class Trainer:
                               else training_targets(self.task, self.train_split.labels))
         self.train_weights = sample_weights(self.dataset, "train", config.sample_weights)
         self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size)
+        self.profile_kmer_choice: dict[str, Any] | None = None
         self._choose_profile_kmer_size(fresh=resume_payload is None)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
@@ -175,6 +176,8 @@ class Trainer:
                                              seed=self.config.seed, folds=self.config.profile_folds, metric=metric,
                                              weights=weights)
         kwargs["profile_kmer_size"] = k
+        self.profile_kmer_choice = {"chosen": k, "by": "out_of_fold_log_loss" if is_classification(self.task)
+                                    else "out_of_fold_squared_error", "scores": {str(size): score for size, score in scores.items()}}
         if fresh:
             logger.info("k-mer profile head: k=%d (out-of-fold %s: %s)", k,
                         "log loss" if is_classification(self.task) else "squared error",
@@ -561,6 +564,7 @@ def train(
                     "model_kwargs": trainer.model_kwargs, "total_steps": trainer.total_steps,
                     "steps_per_epoch": trainer.steps_per_epoch, "world_size": context.world_size,
                     "task": trainer.dataset.task, "classes": list(trainer.dataset.classes or []),
+                    **({"profile_kmer_size": trainer.profile_kmer_choice} if trainer.profile_kmer_choice else {}),
                 })
             n_params = sum(p.numel() for p in trainer.model.parameters())
             logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",

@@ -3,6 +3,7 @@ fixed in training, and fed the whole sequences' profiles when training reads win
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -293,7 +294,6 @@ def test_ref_alt_out_of_fold_logits_hold_out_whole_elements(elements_h5):
 
 def test_a_fitted_head_is_evaluated_before_the_first_step(elements_h5, tmp_path):
     """best.pt starts as the fitted k-mer baseline: the network replaces it only by doing better on valid."""
-    import json
 
     overrides = [*TINY, "epochs=1", "seed=0", "lr=0.5", "eval_every=0"]  # a learning rate that wrecks the network
     train(elements_h5, out_dir=tmp_path / "run", config=load_config(None, overrides), device="cpu")
@@ -356,7 +356,7 @@ def test_training_fits_the_head_and_weights_the_loss_by_sample_weights(weighted_
     train(weighted_elements_h5, out_dir=tmp_path / "run", config=load_config(None, overrides), device="cpu")
     weights = sample_weights(dataset, "train", how)
     _, _, _, report = _fitted_pair_model(dataset, weights=None if weights is None else weights.double().numpy())
-    first = __import__("json").loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    first = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
     assert first["step"] == 0 and first["valid"]["spearman"] == pytest.approx(report["valid"], abs=1e-5)
     assert seen and all((w is None) == (how == "none") for w in seen)
     if how == "auto":  # every batch's weights are its records' (a permutation of a subset of them)
@@ -423,12 +423,17 @@ def test_training_chooses_the_profile_k_only_where_the_head_is_fitted(tmp_path, 
     train(path, out_dir=tmp_path / "auto", config=load_config(None, common), device="cpu")
     dataset = open_dataset(path)
     task = make_task(dataset)
-    chosen, _ = choose_profile_kmer_size(dataset, task, output_size=2, folds=2, sizes=sizes)
+    chosen, scores = choose_profile_kmer_size(dataset, task, output_size=2, folds=2, sizes=sizes)
+    recorded = json.loads((tmp_path / "auto" / "config.json").read_text())["profile_kmer_size"]
+    assert recorded["chosen"] == chosen and recorded["by"] == "out_of_fold_log_loss"
+    assert {int(k): v["out_of_fold"] for k, v in recorded["scores"].items()} == pytest.approx(
+        {k: v["out_of_fold"] for k, v in scores.items()})
     model, _ = load_model(tmp_path / "auto" / "best.pt")
     assert model.profile.k == chosen and model.profile.linear.in_features == 4 ** chosen
     given = [*common, "model.profile_kmer_size=3"]
     train(path, out_dir=tmp_path / "given", config=load_config(None, given), device="cpu")
     assert load_model(tmp_path / "given" / "best.pt")[0].profile.k == 3
+    assert "profile_kmer_size" not in json.loads((tmp_path / "given" / "config.json").read_text())
     whole = [*TINY, "epochs=1", "seed=0"]  # sequences read whole: the head trains with the network, k = kmer_size
     train(path, out_dir=tmp_path / "whole", config=load_config(None, whole), device="cpu")
     assert load_model(tmp_path / "whole" / "best.pt")[0].profile.k == 4
