@@ -111,13 +111,18 @@ def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[st
             genomix("baseline", "kmer", str(few), "-k", "4", "--out", str(folder / "baseline_kmer4.json"), "-q")
         for seed in seeds:
             for arm, options in (("scratch", []), ("pretrained", ["--init", str(checkpoint)])):
-                run = folder / f"{arm}{variant}_seed{seed}"
+                run = folder / f"{arm}{variant}{tag(extra)}_seed{seed}"
                 if arm not in arms or (run / "test_metrics.json").exists():
                     continue
                 started = time.time()
                 genomix("train", str(few), "--out", str(run), f"seed={seed}", *FINETUNE, *VARIANTS[variant], *extra,
                         *options, "-q")
                 (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
+
+
+def tag(extra: list[str]) -> str:
+    """The run-folder suffix of an arm with extra options (``--set``): its own row, never a plain arm's folder."""
+    return "".join(f"_{option}" for option in extra)
 
 
 def stage_table(out: Path, tasks: list[str], seeds: list[int]) -> str:
@@ -151,14 +156,21 @@ def stage_table(out: Path, tasks: list[str], seeds: list[int]) -> str:
                                ("_network", "network alone (kmer_profile=off)")):
             for seed in seeds:
                 for arm in ("scratch", "pretrained"):
-                    run = folder / f"{arm}{variant}_seed{seed}"
-                    if not (run / "test_metrics.json").exists():
-                        continue
-                    metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
-                    steps = json.loads((run / "config.json").read_text())["total_steps"]
-                    wall = json.loads((run / "wall.json").read_text())["seconds"] / 60
-                    lines.append(f"| {key} | {model} | {seed} | {metrics.get('n')} | {arm} | {steps} | {best_step(run)} | "
-                                 f"{metrics['accuracy']:.4f} | {metrics['roc_auc']:.4f} | {wall:.1f} |")
+                    plain = folder / f"{arm}{variant}_seed{seed}"
+                    tagged = sorted(run for run in folder.glob(f"{arm}{variant}_*=*_seed{seed}")  # arms with --set
+                                    if not any(run.name.startswith(f"{arm}{other}_") for other in VARIANTS if other != variant
+                                               and other.startswith(variant) and other))
+                    for run in [plain, *tagged]:
+                        if not (run / "test_metrics.json").exists():
+                            continue
+                        options = run.name[len(f"{arm}{variant}_"):-len(f"_seed{seed}")]
+                        label = f"{arm}, {options}" if run != plain else arm
+                        metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
+                        steps = json.loads((run / "config.json").read_text())["total_steps"]
+                        wall = (f"{json.loads((run / 'wall.json').read_text())['seconds'] / 60:.1f}"
+                                if (run / "wall.json").exists() else "-")  # "-": a reused run timed elsewhere
+                        lines.append(f"| {key} | {model} | {seed} | {metrics.get('n')} | {label} | {steps} | "
+                                     f"{best_step(run)} | {metrics['accuracy']:.4f} | {metrics['roc_auc']:.4f} | {wall} |")
     return "\n".join(lines)
 
 
