@@ -46,8 +46,9 @@ MIN_LEN = 500
 each; the last windows of the genomes down to 500 bp are kept too."""
 FRACTION = 0.2
 PRETRAIN = ["epochs=2", "eval_every=500", "num_threads=1", "final_test=true"]
-"""Pretraining options beyond the defaults: 2 epochs (3,540 steps of 16,384 tokens), which is what 45 minutes
-at 1 thread on the shared 2-vCPU EPYC of docs/pretraining.md allowed; 7 evaluations."""
+"""Pretraining options beyond the defaults: 2 epochs (3,924 steps of 16,384 tokens with the enhancers; 3,538
+without), which 45 minutes at 1 thread on the shared 2-vCPU EPYC of docs/pretraining.md allowed under the
+heaviest load measured (35 minutes; 14 minutes at load 2-3); 8 evaluations."""
 FINETUNE = ["num_threads=1", "final_test=true", f"train_crop={WINDOW}", f"model.max_seq_len={WINDOW}"]
 """Both arms (scratch and --init): the defaults, with the crop and model length the backbone was built for."""
 
