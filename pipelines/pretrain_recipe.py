@@ -1,17 +1,18 @@
 # Masked-nucleotide pretraining, then fine-tuning with few labels (docs/pretraining.md): pretrain on the shipped
-# DNA that no test split uses (E. coli, lambda, and the train splits of five mitochondrial taxonomy sets),
-# then fine-tune on 20% of a task's train split beside the same model trained from scratch with the same
-# budget and seed, and beside the k-mer baseline on the same 20%.
+# DNA that no test split uses (E. coli, lambda, the train splits of five mitochondrial taxonomy sets and the
+# train split of human_enhancers_cohn, all unlabelled), then fine-tune on 20% of a task's train split beside
+# the same model trained from scratch with the same budget and seed, and beside the k-mer baseline on the same 20%.
 # Run from the repository root:  .venv/bin/python pipelines/pretrain_recipe.py [--stage all|data|pretrain|finetune|table]
-#                                    [--tasks insects,protists] [--seeds 0] [--minutes 44] [--out runs/pretrain]
+#                                    [--tasks insects,enhancers] [--seeds 0] [--minutes 44] [--out runs/pretrain]
 """The pretraining recipe, end to end, as the genomix commands a user would type.
 
 Stages (each skips what is already done, so rerunning continues):
 
 1. ``data``: ``build-dataset taxonomy`` for every set (``--dedup --split 0.8,0.1,0.1 --seed 0``, the
-   splits of docs/quality.md); each set's *train* split written as FASTA; ``build-dataset pretrain`` over
-   those FASTA files plus E. coli and lambda (4,096-bp windows, held out by record); each task's train
-   split subsampled to 20% (stratified, seeded), valid and test unchanged.
+   splits of docs/quality.md and pipelines/bench_quality.py); each set's *train* split written as FASTA;
+   ``build-dataset pretrain`` over those FASTA files plus E. coli and lambda (4,096-bp windows, the
+   500-bp enhancer records whole, held out by record); each task's train split subsampled to 20%
+   (stratified, seeded), valid and test unchanged.
 2. ``pretrain``: ``genomix pretrain`` for at most ``--minutes`` at 1 thread.
 3. ``finetune``: per task and seed, ``baseline kmer``, ``train`` from scratch and ``train --init
    best.pt``, each scored once on test (``final_test=true``).
@@ -30,17 +31,24 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
-SETS = {"primates": "Primates", "protists": "Protists", "cyprinidae": "FamilyToGenus_Cyprinidae",
-        "insects": "Insects", "fungi": "Fungi"}
-"""Taxonomy sets whose train splits feed the pretraining corpus (Plants, 48 Mb of organelles, is left out)."""
+SETS = {"primates": ("taxonomy", "Primates"), "protists": ("taxonomy", "Protists"),
+        "cyprinidae": ("taxonomy", "FamilyToGenus_Cyprinidae"), "insects": ("taxonomy", "Insects"),
+        "fungi": ("taxonomy", "Fungi"), "enhancers": ("benchmarks", "human_enhancers_cohn")}
+"""Labelled sets (folder and name under ``shared/data``) whose train splits, unlabelled, feed the pretraining
+corpus: five mitochondrial sets (Plants, 48 Mb of organelles, is left out) and the human enhancers (2.8 Mb of
+500-bp human nuclear sequences: the in-domain DNA a user of that task has)."""
 GENOMES = ("genomes/NC_008253.fna.gz", "genomes/lambda_virus.fa.gz")
 WINDOW = 4096
 """Pretraining windows: the crop ``genomix train`` uses for these genomes (AUTO_CROP), so the backbone's
 shape (``max_seq_len`` 4,096: 12 blocks, 13 tracks) is the fine-tuned model's."""
+MIN_LEN = 500
+"""Shortest record or last window kept in the corpus: the enhancer records (all 500 bp) go in whole, one window
+each; the last windows of the genomes down to 500 bp are kept too."""
 FRACTION = 0.2
 PRETRAIN = ["epochs=2", "eval_every=500", "num_threads=1", "final_test=true"]
-"""Pretraining options beyond the defaults: 2 epochs (3,540 steps of 16,384 tokens), which is what 45 minutes
-at 1 thread on the shared 2-vCPU EPYC of docs/pretraining.md allowed; 7 evaluations."""
+"""Pretraining options beyond the defaults: 2 epochs (3,924 steps of 16,384 tokens with the enhancers; 3,538
+without), which 45 minutes at 1 thread on the shared 2-vCPU EPYC of docs/pretraining.md allowed under the
+heaviest load measured (35 minutes; 14 minutes at load 2-3); 8 evaluations."""
 FINETUNE = ["num_threads=1", "final_test=true", f"train_crop={WINDOW}", f"model.max_seq_len={WINDOW}"]
 """Both arms (scratch and --init): the defaults, with the crop and model length the backbone was built for."""
 
@@ -56,11 +64,11 @@ def stage_data(out: Path, tasks: list[str]) -> None:
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     fastas = []
-    for key, name in SETS.items():
+    for key, (folder, name) in SETS.items():
         dataset = data / f"{key}.h5"
         if not dataset.exists():
-            genomix("build-dataset", "taxonomy", "--fasta", str(DATA / "taxonomy" / f"{name}.fasta.gz"), "--labels",
-                    str(DATA / "taxonomy" / f"{name}.labels.tsv"), "--dedup", "--split", "0.8,0.1,0.1", "--seed", "0",
+            genomix("build-dataset", "taxonomy", "--fasta", str(DATA / folder / f"{name}.fasta.gz"), "--labels",
+                    str(DATA / folder / f"{name}.labels.tsv"), "--dedup", "--split", "0.8,0.1,0.1", "--seed", "0",
                     "--out", str(dataset), "-q")
         fasta = data / f"{key}.train.fa.gz"
         if not fasta.exists():
@@ -70,7 +78,7 @@ def stage_data(out: Path, tasks: list[str]) -> None:
     corpus = data / "corpus.h5"
     if not corpus.exists():
         genomix("build-dataset", "pretrain", "--fasta", *(str(DATA / g) for g in GENOMES), *fastas,
-                "--window", str(WINDOW), "--min-len", "512", "--split", "0.9,0.05,0.05", "--seed", "0",
+                "--window", str(WINDOW), "--min-len", str(MIN_LEN), "--split", "0.9,0.05,0.05", "--seed", "0",
                 "--out", str(corpus), "-q")
     for key in tasks:
         few = data / f"{key}.train{int(FRACTION * 100)}.h5"
@@ -104,13 +112,18 @@ def stage_finetune(out: Path, tasks: list[str], seeds: list[int], extra: list[st
             genomix("baseline", "kmer", str(few), "-k", "4", "--out", str(folder / "baseline_kmer4.json"), "-q")
         for seed in seeds:
             for arm, options in (("scratch", []), ("pretrained", ["--init", str(checkpoint)])):
-                run = folder / f"{arm}{variant}_seed{seed}"
+                run = folder / f"{arm}{variant}{tag(extra)}_seed{seed}"
                 if arm not in arms or (run / "test_metrics.json").exists():
                     continue
                 started = time.time()
                 genomix("train", str(few), "--out", str(run), f"seed={seed}", *FINETUNE, *VARIANTS[variant], *extra,
                         *options, "-q")
                 (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
+
+
+def tag(extra: list[str]) -> str:
+    """The run-folder suffix of an arm with extra options (``--set``): its own row, never a plain arm's folder."""
+    return "".join(f"_{option}" for option in extra)
 
 
 def stage_table(out: Path, tasks: list[str], seeds: list[int]) -> str:
@@ -144,14 +157,21 @@ def stage_table(out: Path, tasks: list[str], seeds: list[int]) -> str:
                                ("_network", "network alone (kmer_profile=off)")):
             for seed in seeds:
                 for arm in ("scratch", "pretrained"):
-                    run = folder / f"{arm}{variant}_seed{seed}"
-                    if not (run / "test_metrics.json").exists():
-                        continue
-                    metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
-                    steps = json.loads((run / "config.json").read_text())["total_steps"]
-                    wall = json.loads((run / "wall.json").read_text())["seconds"] / 60
-                    lines.append(f"| {key} | {model} | {seed} | {metrics.get('n')} | {arm} | {steps} | {best_step(run)} | "
-                                 f"{metrics['accuracy']:.4f} | {metrics['roc_auc']:.4f} | {wall:.1f} |")
+                    plain = folder / f"{arm}{variant}_seed{seed}"
+                    tagged = sorted(run for run in folder.glob(f"{arm}{variant}_*=*_seed{seed}")  # arms with --set
+                                    if not any(run.name.startswith(f"{arm}{other}_") for other in VARIANTS if other != variant
+                                               and other.startswith(variant) and other))
+                    for run in [plain, *tagged]:
+                        if not (run / "test_metrics.json").exists():
+                            continue
+                        options = run.name[len(f"{arm}{variant}_"):-len(f"_seed{seed}")]
+                        label = f"{arm}, {options}" if run != plain else arm
+                        metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
+                        steps = json.loads((run / "config.json").read_text())["total_steps"]
+                        wall = (f"{json.loads((run / 'wall.json').read_text())['seconds'] / 60:.1f}"
+                                if (run / "wall.json").exists() else "-")  # "-": a reused run timed elsewhere
+                        lines.append(f"| {key} | {model} | {seed} | {metrics.get('n')} | {label} | {steps} | "
+                                     f"{best_step(run)} | {metrics['accuracy']:.4f} | {metrics['roc_auc']:.4f} | {wall} |")
     return "\n".join(lines)
 
 
@@ -176,7 +196,7 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=("all", "data", "pretrain", "finetune", "table"), default="all")
-    parser.add_argument("--tasks", default="insects,protists", help=f"comma-separated, of {', '.join(SETS)}")
+    parser.add_argument("--tasks", default="insects,enhancers", help=f"comma-separated, of {', '.join(SETS)}")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds of the fine-tuning runs")
     parser.add_argument("--minutes", type=float, default=44.0, help="pretraining time limit")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

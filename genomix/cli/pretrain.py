@@ -30,7 +30,8 @@ _IN = click.Path(exists=True, dir_okay=False, readable=True)
 @click.option("--min-len", type=click.IntRange(min=1), default=1, show_default=True,
               help="Drop records, and last windows, shorter than this (bp).")
 @click.option("--split", "split_text", default="0.9,0.05,0.05", show_default=True,
-              help="train,valid,test fractions of the bases, split by record (each record whole in one split).")
+              help="train,valid,test fractions of the bases, split by record (each record whole in one split) "
+                   "within each input file (files of one record together).")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True, help="Seed of the split.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
               help="The .h5 dataset file to write.")

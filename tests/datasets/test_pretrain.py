@@ -69,6 +69,48 @@ def test_assign_records_puts_a_huge_record_in_train():
     assert splits[0] == 0
 
 
+def test_each_file_is_split_on_its_own(tmp_path):
+    """A file of many short records is not drawn on to fill the held-out splits of a file of long ones."""
+    rng = np.random.default_rng(0)
+    long = tmp_path / "long.fa"
+    long.write_text(">chromosome\n" + "".join(rng.choice(list("ACGT"), size=60_000)) + "\n"
+                    + "".join(f">g{i}\n{''.join(rng.choice(list('ACGT'), size=4_000))}\n" for i in range(10)))
+    short = tmp_path / "short.fa"
+    short.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), size=500))}\n" for i in range(400)))
+    out = tmp_path / "pre.h5"
+    build_pretraining_dataset([long, short], out, window=4096, min_len=500, fractions=(0.8, 0.1, 0.1), seed=0)
+    dataset = open_dataset(out)
+    for name, fraction in zip(("train", "valid", "test"), (0.8, 0.1, 0.1)):
+        split = dataset.split(name)
+        from_short = np.asarray(split.meta("source_file")) == "short.fa"
+        assert abs(int(split.lengths[from_short].sum()) / 200_000 - fraction) < 0.01
+        assert set(split.lengths[from_short].tolist()) == {500}  # the short records whole, one window each
+    assert "chromosome" in set(dataset.split("train").meta("record"))
+
+
+def test_files_of_one_record_are_split_together(tmp_path):
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(30):
+        paths.append(tmp_path / f"genome{i}.fa")
+        paths[-1].write_text(f">genome{i}\n{''.join(rng.choice(list('ACGT'), size=int(rng.integers(2_000, 3_000))))}\n")
+    summary = build_pretraining_dataset(paths, tmp_path / "pre.h5", fractions=(0.6, 0.2, 0.2), seed=0)
+    for name, fraction in zip(("train", "valid", "test"), (0.6, 0.2, 0.2)):
+        assert abs(summary["splits"][name]["records"] - 30 * fraction) <= 2  # per file, all 30 would be train
+
+
+def test_assign_records_by_group_is_each_group_assigned_alone():
+    sizes = [16_000] * 40 + [500] * 200
+    groups = ["a"] * 40 + ["b"] * 200
+    together = assign_records(sizes, (0.8, 0.1, 0.1), seed=5, groups=groups)
+    assert np.array_equal(together[:40], assign_records(sizes[:40], (0.8, 0.1, 0.1), seed=5, groups=groups[:40]))
+    for members in (slice(0, 40), slice(40, None)):
+        bases = np.bincount(together[members], weights=np.asarray(sizes[members]), minlength=3)
+        assert np.allclose(bases / bases.sum(), (0.8, 0.1, 0.1), atol=0.03)
+    with pytest.raises(ValueError, match="groups"):
+        assign_records(sizes, (0.8, 0.1, 0.1), seed=5, groups=groups[:3])
+
+
 def test_fasta_gzip_and_genbank_bgz_mixed(tmp_path, fixtures):
     gz = tmp_path / "plasmid.fna.gz"
     with open(fixtures / "fasta" / "NC_005816.fna", "rb") as source, gzip.open(gz, "wb") as target:
