@@ -291,17 +291,18 @@ def _weights(items: _Items, skipped: Counter, first_skipped: dict) -> None:
         else:
             values.append(value)
     kept = [i for i in range(len(items.ids)) if i not in reasons]
-    for i, reason in sorted(reasons.items()):
-        skipped[reason] += 1
-        first_skipped.setdefault(reason, f"{items.ids[i]} (INFO weight {items.raw_weights[i]!r})")
-    _drop(items, kept, {}, skipped, first_skipped)
+    _drop(items, kept, reasons, skipped, first_skipped, shown="weight")
     items.meta["weight"] = values
 
 
-def _drop(items: _Items, kept: list[int], reasons: dict[int, str], skipped: Counter, first_skipped: dict) -> None:
+def _drop(items: _Items, kept: list[int], reasons: dict[int, str], skipped: Counter, first_skipped: dict, *,
+          shown: str = "value") -> None:
+    """Count each dropped item's reason (the first one's INFO label value, or weight, as its example) and
+    keep only ``kept`` in ``items``."""
+    raw = items.raw_weights if shown == "weight" else items.raw_labels
     for i, reason in sorted(reasons.items()):
         skipped[reason] += 1
-        first_skipped.setdefault(reason, f"{items.ids[i]} (INFO value {items.raw_labels[i]!r})")
+        first_skipped.setdefault(reason, f"{items.ids[i]} (INFO {shown} {raw[i]!r})")
     if len(kept) == len(items.ids):
         return
     for name in ("ref_tokens", "alt_tokens", "ids", "raw_labels", "raw_weights", "group_values", "spans"):

@@ -374,9 +374,6 @@ class ChordMixer(nn.Module):
             raise ValueError(f"profile_kmer_size must be >= 0, got {profile_kmer_size}")
         self.profile = (KmerProfileHead(output_size, k=profile_kmer_size or kmer_size, vocab=kmer_vocab,
                                         buckets=kmer_buckets) if kmer_profile else None)
-        # the profile head can reuse the embedding's k-mer ids when it counts the same k-mers
-        self._profile_reads_embedding_ids = (embedding_type == "kmer" and kmer_profile
-                                             and self.profile.k == self.embedding.k)
         self.reset_parameters()
 
     @property
@@ -446,7 +443,8 @@ class ChordMixer(nn.Module):
         if profile_logits is not None:
             return out + profile_logits.float()
         # where the profile head counts the embedding's own k-mers (same k, vocabulary, buckets): computed once
-        return out + self.profile(x, lengths, ids=ids if self._profile_reads_embedding_ids else None)
+        shared = self.embedding_type == "kmer" and self.profile.k == self.embedding.k
+        return out + self.profile(x, lengths, ids=ids if shared else None)
 
     def lookup_ids(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The embedding rows that integer tokens ``(...)`` look up: the tokens (``'sparse'``) or the id of

@@ -167,21 +167,25 @@ class Trainer:
         :data:`~genomix.training.profile_fit.PROFILE_KMER_SIZES` (deterministic, so a resumed run chooses
         the same)."""
         kwargs = self.model_kwargs
-        if (not kwargs.get("kmer_profile") or kwargs.get("architecture") == "ref_alt"
-                or kwargs.get("profile_kmer_size") or kwargs.get("kmer_vocab") != "acgt" or not self._fits_profile_head()):
+        if (not kwargs.get("kmer_profile") or kwargs.get("architecture") == "ref_alt" or kwargs.get("profile_kmer_size")
+                or kwargs.get("kmer_vocab") != "acgt" or not self._fits_profile_head()):
             return
-        metric = None if self.config.select_metric == "auto" else self.config.select_metric
-        weights = None if self.train_weights is None else self.train_weights.double().numpy()
         k, scores = choose_profile_kmer_size(self.dataset, self.task, output_size=self.task.output_size,
-                                             seed=self.config.seed, folds=self.config.profile_folds, metric=metric,
-                                             weights=weights)
+                                             **self._profile_fit_options())
         kwargs["profile_kmer_size"] = k
-        self.profile_kmer_choice = {"chosen": k, "by": "out_of_fold_log_loss" if is_classification(self.task)
-                                    else "out_of_fold_squared_error", "scores": {str(size): score for size, score in scores.items()}}
+        score = "log_loss" if is_classification(self.task) else "squared_error"
+        self.profile_kmer_choice = {"chosen": k, "by": f"out_of_fold_{score}",
+                                    "scores": {str(size): values for size, values in scores.items()}}
         if fresh:
-            logger.info("k-mer profile head: k=%d (out-of-fold %s: %s)", k,
-                        "log loss" if is_classification(self.task) else "squared error",
-                        ", ".join(f"k={size} {score['out_of_fold']:.4f}" for size, score in scores.items()))
+            logger.info("k-mer profile head: k=%d (out-of-fold %s: %s)", k, score.replace("_", " "),
+                        ", ".join(f"k={size} {values['out_of_fold']:.4f}" for size, values in scores.items()))
+
+    def _profile_fit_options(self) -> dict[str, Any]:
+        """How the profile head is fitted (:func:`~genomix.training.profile_fit.fit_profile_head`): the run's
+        seed, folds, selection metric and sample weights."""
+        return {"seed": self.config.seed, "folds": self.config.profile_folds,
+                "metric": None if self.config.select_metric == "auto" else self.config.select_metric,
+                "weights": None if self.train_weights is None else self.train_weights.double().numpy()}
 
     def _prepare_profile_head(self, *, fresh: bool) -> torch.Tensor | None:
         """Standardise the k-mer profile head and, with ``profile_fit``, fit it as the k-mer baseline and
@@ -197,10 +201,8 @@ class Trainer:
         profiles = fit_profile_statistics(self.model, self.dataset)
         if not self._fits_profile_head():
             return None
-        metric = None if self.config.select_metric == "auto" else self.config.select_metric
-        weights = None if self.train_weights is None else self.train_weights.double().numpy()
-        fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles, seed=self.config.seed,
-                                  folds=self.config.profile_folds, metric=metric, weights=weights)
+        fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles,
+                                  **self._profile_fit_options())
         if fresh:
             logger.info("k-mer profile head fitted as the k-mer baseline (C=%g, valid %s %.4f) and kept fixed; "
                         "training adds the network to its %s logits", fitted["C"], fitted["metric"], fitted["valid"],
