@@ -3,6 +3,8 @@ they apply."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -102,3 +104,15 @@ def test_weighted_regression_loss_equals_repeating_records():
     repeated = torch.repeat_interleave(torch.arange(10), counts.long())
     torch.testing.assert_close(task.loss(outputs, target, counts), task.loss(outputs[repeated], target[repeated]))
     assert task.loss(outputs, target, torch.zeros(10)).item() == 0.0  # a batch of zero weights adds nothing
+
+
+def test_weights_all_zero_are_refused(weighted_elements_h5, tmp_path):
+    import shutil
+
+    import h5py
+
+    copy = Path(shutil.copy(weighted_elements_h5, tmp_path / "zero.h5"))
+    with h5py.File(copy, "a") as handle:
+        handle["train/meta/weight"][...] = 0.0
+    with pytest.raises(ConfigError, match="the train split's weights are all zero"):
+        sample_weights(open_dataset(copy), "train", "auto")
