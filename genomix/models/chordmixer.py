@@ -317,6 +317,8 @@ class ChordMixer(nn.Module):
             standardised k-mer profile, starting at zero) to the decoder's output (``'linear'`` decoder).
         profile_kmer_size: k of the profile head's k-mers (0: ``kmer_size``); its vocabulary and buckets
             are the embedding's.
+        profile_canonical: the profile head averages each k-mer's frequency with its reverse
+            complement's, so its output is the same on either strand (``'acgt'`` k-mers).
         residual_init: ``'xavier'`` (published) or ``'zero'``: every block's ``fc2`` weight and the
             decoder start at zero, so each block starts as the identity and the network as a constant;
             with ``'kmer'`` embeddings and mean pooling it then starts as a linear k-mer model.
@@ -339,7 +341,7 @@ class ChordMixer(nn.Module):
                  prenorm: str = "None", norm: str = "None", var_len: bool = False,
                  grad_checkpointing: bool | str = False, *, kmer_size: int = 4, kmer_vocab: str = "acgt",
                  kmer_buckets: int = 4096, kmer_profile: bool = False, profile_kmer_size: int = 0,
-                 residual_init: str = "xavier", encoder_window: int = 0) -> None:
+                 profile_canonical: bool = False, residual_init: str = "xavier", encoder_window: int = 0) -> None:
         super().__init__()
         if encoder_window < 0 or (encoder_window and not var_len):
             raise ValueError(f"encoder_window must be 0, or >= 1 with var_len=True; got {encoder_window} "
@@ -373,7 +375,7 @@ class ChordMixer(nn.Module):
         if profile_kmer_size < 0:
             raise ValueError(f"profile_kmer_size must be >= 0, got {profile_kmer_size}")
         self.profile = (KmerProfileHead(output_size, k=profile_kmer_size or kmer_size, vocab=kmer_vocab,
-                                        buckets=kmer_buckets) if kmer_profile else None)
+                                        buckets=kmer_buckets, canonical=profile_canonical) if kmer_profile else None)
         self.reset_parameters()
 
     @property

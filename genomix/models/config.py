@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from genomix.errors import ConfigError
 from genomix.models.norms import NORMS
 
 ARCHITECTURES = ("chordmixer", "ref_alt")
@@ -23,8 +24,8 @@ EMBEDDING_TYPES = ("auto", "sparse", "linear", "kmer")
 KMER_VOCABS = ("auto", "acgt", "hashed")
 RESIDUAL_INITS = ("zero", "xavier")
 DIFFERENCES = ("auto", "mean", "sum")
-SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "profile_kmer_size", "difference",
-         "encoder_window")
+SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "profile_kmer_size",
+         "profile_canonical", "difference", "encoder_window")
 CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "encoder_window")
 """Options of :class:`~genomix.models.chordmixer.ChordMixer` that the ref/alt model does not take (its
 k-mers are exact DNA k-mers, its head reads pooled features)."""
@@ -61,6 +62,9 @@ class ModelConfig:
             the ref/alt model's profile is of the k-mers the variant changes).
         profile_kmer_size: k of the ChordMixer's profile head; 0: chosen from 4, 5, 6 by out-of-fold log
             loss on train where the head is fitted on DNA (``TrainConfig.profile_fit``), else ``kmer_size``.
+        profile_canonical: the ChordMixer's profile head averages each DNA k-mer's frequency with its reverse
+            complement's (the same output on either strand); ``'auto'``: where the model is trained on both
+            strands (``TrainConfig.reverse_complement``) and its k-mers are DNA's.
         residual_init: ``'zero'`` (each block starts as the identity, the decoder at zero) or
             ``'xavier'`` (published).
         encoder_window: ChordMixer only: longer sequences go through the encoder in pieces of at most this
@@ -85,6 +89,7 @@ class ModelConfig:
     kmer_buckets: int = _bounded(4096, low=1)
     kmer_profile: str = _choice("auto", ("auto", "on", "off"))
     profile_kmer_size: int = _bounded(0, low=0)
+    profile_canonical: str = _choice("auto", ("auto", "on", "off"))
     residual_init: str = _choice("zero", RESIDUAL_INITS)
     difference: str = _choice("auto", DIFFERENCES)
     encoder_window: int = _bounded(-1, low=-1)
@@ -94,7 +99,8 @@ class ModelConfig:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in SIZED}
 
     def model_kwargs(self, *, architecture: str, input_size: int, output_size: int, max_seq_len: int,
-                     embedding_type: str = "sparse", alphabet: str = "dna") -> dict[str, Any]:
+                     embedding_type: str = "sparse", alphabet: str = "dna",
+                     both_strands: bool = False) -> dict[str, Any]:
         """The constructor arguments of the model (what a checkpoint stores as ``model_kwargs``).
 
         Args:
@@ -105,9 +111,12 @@ class ModelConfig:
             embedding_type: ``'linear'`` for a dataset of values, else ``'sparse'``: with ``'auto'``,
                 values stay ``'linear'`` and tokens get ``'kmer'``.
             alphabet: the dataset's (``dna``, ``bytes``): sizes the k-mers.
+            both_strands: the model is trained on both strands (reverse-complement augmentation), which
+                makes ``profile_canonical='auto'`` strand-symmetric.
 
         Raises:
             ValueError: an unknown architecture.
+            ConfigError: ``profile_canonical='on'`` without DNA k-mers.
         """
         if architecture not in ARCHITECTURES:
             raise ValueError(f"model architecture should be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
@@ -131,8 +140,14 @@ class ModelConfig:
             embedding = "kmer" if tokens else "linear"
         kmer_vocab = self.kmer_vocab if self.kmer_vocab != "auto" else ("acgt" if alphabet == "dna" else "hashed")
         profile = self.kmer_profile == "on" or (self.kmer_profile == "auto" and tokens)
+        if self.profile_canonical == "on" and kmer_vocab != "acgt":
+            raise ConfigError(f"model.profile_canonical=on needs DNA k-mers (kmer_vocab 'acgt'); this model's are "
+                             f"{kmer_vocab!r}")
+        canonical = self.profile_canonical == "on" or (self.profile_canonical == "auto" and both_strands
+                                                        and kmer_vocab == "acgt")
         kmers = {"kmer_size": self.kmer_size or DEFAULT_KMER_SIZE.get(alphabet, 3), "kmer_vocab": kmer_vocab,
-                 "kmer_profile": bool(profile), "profile_kmer_size": self.profile_kmer_size}
+                 "kmer_profile": bool(profile), "profile_kmer_size": self.profile_kmer_size,
+                 "profile_canonical": bool(canonical and profile)}
         return {**sized, "embedding_type": embedding, "decoder": "linear", **backbone, **kmers, "var_len": True,
                 "encoder_window": max(self.encoder_window, 0)}
 

@@ -89,6 +89,17 @@ def kmer_ids(tokens: Tensor, lengths: Tensor | None, *, k: int, vocab: str, buck
     return ids.masked_fill(tokens == 0, 0)
 
 
+def reverse_complement_codes(k: int) -> Tensor:
+    """``(4**k,)`` int64: for each ``'acgt'`` k-mer code (``A C G T`` = 0..3, first base most significant),
+    the code of its reverse complement."""
+    codes = torch.arange(4**k, dtype=torch.int64)
+    reverse = torch.zeros_like(codes)
+    for j in range(k):  # base j of the k-mer, complemented, becomes base k - 1 - j of the reverse complement
+        base = (codes // 4 ** (k - 1 - j)) % 4
+        reverse += (3 - base) * 4**j
+    return reverse
+
+
 def kmer_counts(ids: Tensor, lengths: Tensor, n_ids: int) -> Tensor:
     """Counts of each sequence's k-mers (ids from :func:`kmer_ids`; padding and "no k-mer" not
     counted): ``(N,)`` ids, ``(B,)`` lengths -> ``(B, n_ids - 2)`` float32."""
@@ -143,15 +154,26 @@ class KmerProfileHead(nn.Module):
     The standardisation (``mean``, ``scale`` buffers, saved with the weights) comes from the training
     set through :meth:`fit_statistics` before training; until then it is the identity.
 
+    With ``canonical``, each DNA k-mer's frequency is averaged with its reverse complement's, so the
+    head gives a sequence and its reverse complement the same output: the head a model trained on both
+    strands (reverse-complement augmentation) should have. Measured on the taxonomy sets it also fits
+    better out of fold (docs/quality.md).
+
     Args:
         output_size: the network's outputs.
         k, vocab, buckets: the k-mers (see :func:`kmer_ids`).
+        canonical: strand-symmetric profiles (``'acgt'`` k-mers only).
     """
 
-    def __init__(self, output_size: int, *, k: int, vocab: str, buckets: int = 4096) -> None:
+    def __init__(self, output_size: int, *, k: int, vocab: str, buckets: int = 4096, canonical: bool = False) -> None:
         super().__init__()
-        self.k, self.vocab, self.buckets = k, vocab, buckets
+        self.k, self.vocab, self.buckets, self.canonical = k, vocab, buckets, bool(canonical)
         self.n_ids = kmer_vocab_size(k, vocab, buckets)
+        if self.canonical and vocab != "acgt":
+            raise ValueError(f"a canonical (strand-symmetric) profile needs 'acgt' k-mers; got vocab={vocab!r}")
+        # column of each k-mer's reverse complement (not saved: it follows from k)
+        self.register_buffer("reverse_columns", reverse_complement_codes(k) if self.canonical else None,
+                             persistent=False)
         self.linear = nn.Linear(self.n_ids - FIRST_KMER, output_size)
         self.register_buffer("mean", torch.zeros(self.n_ids - FIRST_KMER))
         self.register_buffer("scale", torch.ones(self.n_ids - FIRST_KMER))
@@ -168,7 +190,10 @@ class KmerProfileHead(nn.Module):
             ids = kmer_ids(tokens, lengths, k=self.k, vocab=self.vocab, buckets=self.buckets)
         if lengths is None:
             lengths = torch.full((ids.shape[0],), ids.shape[1], dtype=torch.int64, device=ids.device)
-        return kmer_profiles(ids.reshape(-1), lengths, self.n_ids)
+        profiles = kmer_profiles(ids.reshape(-1), lengths, self.n_ids)
+        if self.canonical:
+            profiles = (profiles + profiles[:, self.reverse_columns]) / 2
+        return profiles
 
     @torch.no_grad()
     def fit_statistics(self, profiles: Tensor) -> None:
@@ -191,8 +216,9 @@ class KmerProfileHead(nn.Module):
             return self.linear(standardised)
 
     def extra_repr(self) -> str:
-        return f"k={self.k}, vocab={self.vocab!r}, kmers={self.n_ids - FIRST_KMER}"
+        return (f"k={self.k}, vocab={self.vocab!r}, kmers={self.n_ids - FIRST_KMER}"
+                + (", canonical=True" if self.canonical else ""))
 
 
 __all__ = ["KMER_VOCABS", "KmerEmbedding", "KmerProfileHead", "kmer_counts", "kmer_ids", "kmer_profiles",
-           "kmer_vocab_size"]
+           "kmer_vocab_size", "reverse_complement_codes"]

@@ -113,7 +113,8 @@ class Trainer:
         self.train_targets = (None if getattr(self.task, "targets_in_batch", False)  # masked_lm: made per batch
                               else training_targets(self.task, self.train_split.labels))
         self.train_weights = sample_weights(self.dataset, "train", config.sample_weights)
-        self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size)
+        self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size,
+                                             both_strands=config.reverse_complement == "on")
         self.profile_kmer_choice: dict[str, Any] | None = None
         self._choose_profile_kmer_size(fresh=resume_payload is None)
         if resume_payload is not None:
@@ -171,6 +172,7 @@ class Trainer:
                 or kwargs.get("kmer_vocab") != "acgt" or not self._fits_profile_head()):
             return
         k, scores = choose_profile_kmer_size(self.dataset, self.task, output_size=self.task.output_size,
+                                             canonical=bool(kwargs.get("profile_canonical")),
                                              **self._profile_fit_options())
         kwargs["profile_kmer_size"] = k
         score = "log_loss" if is_classification(self.task) else "squared_error"

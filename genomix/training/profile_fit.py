@@ -228,12 +228,14 @@ class _HeadOnly(torch.nn.Module):
 @torch.no_grad()
 def choose_profile_kmer_size(dataset: Any, task: Any, *, output_size: int, sizes: tuple[int, ...] = PROFILE_KMER_SIZES,
                              seed: int = 0, folds: int = 5, metric: str | None = None,
-                             weights: np.ndarray | None = None) -> tuple[int, dict[int, dict[str, float]]]:
+                             weights: np.ndarray | None = None,
+                             canonical: bool = False) -> tuple[int, dict[int, dict[str, float]]]:
     """The k of a fitted DNA k-mer profile head: for each k in ``sizes``, the head fitted as
     :func:`fit_profile_head` fits it (C chosen on valid), scored on its out-of-fold logits over the whole
     training split (log loss for classification, mean squared error of the training targets for
     regression): hundreds of training records decide, not a small valid split. With ``folds`` < 2, its
-    valid ``metric`` decides instead. Ties keep the smaller k.
+    valid ``metric`` decides instead. Ties keep the smaller k. ``canonical``: strand-symmetric heads
+    (:class:`~genomix.models.kmers.KmerProfileHead`).
 
     Returns:
         ``(k, {k: {"C", "valid", "out_of_fold"}})``.
@@ -245,7 +247,7 @@ def choose_profile_kmer_size(dataset: Any, task: Any, *, output_size: int, sizes
     targets = training_targets(task, train.labels).numpy()
     scores: dict[int, dict[str, float]] = {}
     for k in sizes:
-        model = _HeadOnly(KmerProfileHead(output_size, k=k, vocab="acgt"))
+        model = _HeadOnly(KmerProfileHead(output_size, k=k, vocab="acgt", canonical=canonical))
         profiles = whole_profiles(model.profile, train)
         model.profile.fit_statistics(profiles)
         fitted = fit_profile_head(model, dataset, task, train_profiles=profiles, seed=seed, folds=folds,

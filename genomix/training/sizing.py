@@ -36,8 +36,10 @@ PAIR_DECODER_LR_SCALE = 1.0
 """``decoder_lr_scale=0`` for the ref/alt variant model: its head reads summed window differences."""
 
 
-def model_kwargs_for(dataset: Any, model_config: ModelConfig, *, output_size: int) -> dict[str, Any]:
-    """The ``model_kwargs`` (:meth:`ModelConfig.model_kwargs`) of a model for an open dataset.
+def model_kwargs_for(dataset: Any, model_config: ModelConfig, *, output_size: int,
+                     both_strands: bool = False) -> dict[str, Any]:
+    """The ``model_kwargs`` (:meth:`ModelConfig.model_kwargs`) of a model for an open dataset (``both_strands``:
+    trained with reverse-complement augmentation).
 
     Raises:
         DatasetFormatError: an unknown alphabet, or a ``variant_effect`` dataset that is not DNA tokens.
@@ -58,9 +60,9 @@ def model_kwargs_for(dataset: Any, model_config: ModelConfig, *, output_size: in
     )
     kwargs = model_config.model_kwargs(architecture="chordmixer", input_size=input_size, output_size=output_size,
                                        max_seq_len=longest, embedding_type=embedding_type,
-                                       alphabet=dataset.alphabet)
+                                       alphabet=dataset.alphabet, both_strands=both_strands)
     if dataset.task == "masked_lm":  # logits at every position; the profile head is a sequence-level model
-        kwargs.update(decoder="per_position", kmer_profile=False)
+        kwargs.update(decoder="per_position", kmer_profile=False, profile_canonical=False)
     return kwargs
 
 

@@ -10,7 +10,8 @@ import torch
 from genomix.models import ChordMixer, ModelConfig, build_model
 from genomix.models.config import validate
 
-OPTIONS_BEYOND_PUBLISHED = ("kmer_size", "kmer_vocab", "kmer_buckets", "kmer_profile", "profile_kmer_size", "residual_init",
+OPTIONS_BEYOND_PUBLISHED = ("kmer_size", "kmer_vocab", "kmer_buckets", "kmer_profile", "profile_kmer_size",
+                            "profile_canonical", "residual_init",
                             "difference", "encoder_window")
 from genomix.models.variant import RefAltModel
 

@@ -121,6 +121,61 @@ def test_the_profile_statistics_travel_with_the_weights():
     assert torch.equal(copy.profile.scale, model.profile.scale)
 
 
+def _reverse_complements(tokens, lengths):
+    from genomix.alphabet import reverse_complement
+
+    pieces = torch.split(tokens, lengths.tolist())
+    return torch.cat([torch.from_numpy(reverse_complement(piece.numpy()).copy()) for piece in pieces])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_reverse_complement_codes_match_the_strings(k):
+    from itertools import product
+
+    from genomix.models.kmers import reverse_complement_codes
+
+    kmers = ["".join(letters) for letters in product("ACGT", repeat=k)]  # code order: first base most significant
+    complement = str.maketrans("ACGT", "TGCA")
+    expected = [kmers.index(kmer.translate(complement)[::-1]) for kmer in kmers]
+    assert reverse_complement_codes(k).tolist() == expected
+
+
+def test_a_canonical_profile_head_gives_both_strands_the_same_output():
+    tokens, lengths = _sequences(3)  # A C G T N and one IUPAC code: k-mers with N are not counted on either strand
+    reverse = _reverse_complements(tokens, lengths)
+    for canonical in (True, False):
+        torch.manual_seed(0)
+        head = KmerProfileHead(3, k=3, vocab="acgt", canonical=canonical)
+        head.fit_statistics(head.profiles(tokens, lengths))
+        with torch.no_grad():
+            head.linear.weight.normal_()
+        forward, backward = head(tokens, lengths), head(reverse, lengths)
+        if canonical:
+            torch.testing.assert_close(forward, backward, atol=1e-5, rtol=1e-5)
+            plain = KmerProfileHead(3, k=3, vocab="acgt").profiles(tokens, lengths)
+            torch.testing.assert_close(head.profiles(tokens, lengths) * 2,
+                                       plain + KmerProfileHead(3, k=3, vocab="acgt").profiles(reverse, lengths))
+        else:
+            assert (forward - backward).abs().max() > 0.1  # a strand-specific head tells the strands apart
+    assert "reverse_columns" not in head.state_dict()
+
+
+def test_a_canonical_head_is_only_for_dna_kmers_and_loads_plain_weights():
+    with pytest.raises(ValueError, match="canonical .* needs 'acgt' k-mers"):
+        KmerProfileHead(2, k=3, vocab="hashed", canonical=True)
+    plain = _model()
+    canonical = _model(profile_canonical=True)
+    canonical.load_state_dict(plain.state_dict())  # the same tensors: old checkpoints load either way
+    model = _perturb(_model(profile_canonical=True)).eval()
+    tokens, lengths = _sequences(4)
+    with torch.no_grad():
+        profile = model.profile(tokens, lengths)
+        assert torch.allclose(profile, model.profile(_reverse_complements(tokens, lengths), lengths), atol=1e-5)
+        alone = torch.stack([model(tokens[start:start + n], torch.tensor([n]))[0]
+                             for start, n in zip((torch.cumsum(lengths, 0) - lengths).tolist(), lengths.tolist())])
+        torch.testing.assert_close(model(tokens, lengths), alone, atol=1e-5, rtol=1e-4)  # batch invariant
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(kmer_profile=True, decoder="none"), "kmer_profile needs the 'linear' decoder"),
     (dict(residual_init="orthogonal"), "residual_init"),
