@@ -63,8 +63,9 @@ class ModelConfig:
         profile_kmer_size: k of the ChordMixer's profile head; 0: chosen from 4, 5, 6 by out-of-fold log
             loss on train where the head is fitted on DNA (``TrainConfig.profile_fit``), else ``kmer_size``.
         profile_canonical: the ChordMixer's profile head averages each DNA k-mer's frequency with its reverse
-            complement's (the same output on either strand); ``'auto'``: where the model is trained on both
-            strands (``TrainConfig.reverse_complement``) and its k-mers are DNA's.
+            complement's (the same output on either strand); ``'auto'``: where ``genomix train`` fits the head
+            (``TrainConfig.profile_fit``) for a model trained on both strands (``TrainConfig.reverse_complement``):
+            the fit sees each training sequence's given strand only, a head trained with the network both.
         residual_init: ``'zero'`` (each block starts as the identity, the decoder at zero) or
             ``'xavier'`` (published).
         encoder_window: ChordMixer only: longer sequences go through the encoder in pieces of at most this
@@ -111,8 +112,8 @@ class ModelConfig:
             embedding_type: ``'linear'`` for a dataset of values, else ``'sparse'``: with ``'auto'``,
                 values stay ``'linear'`` and tokens get ``'kmer'``.
             alphabet: the dataset's (``dna``, ``bytes``): sizes the k-mers.
-            both_strands: the model is trained on both strands (reverse-complement augmentation), which
-                makes ``profile_canonical='auto'`` strand-symmetric.
+            both_strands: the profile head must treat both strands alike but will not see both in training
+                (a head fitted before training a model on both strands): ``profile_canonical='auto'`` is then on.
 
         Raises:
             ValueError: an unknown architecture.

@@ -113,8 +113,10 @@ class Trainer:
         self.train_targets = (None if getattr(self.task, "targets_in_batch", False)  # masked_lm: made per batch
                               else training_targets(self.task, self.train_split.labels))
         self.train_weights = sample_weights(self.dataset, "train", config.sample_weights)
+        # a fitted head sees each training sequence's given strand only: on a model trained on both strands
+        # it is made strand-symmetric (model.profile_canonical=auto); a head trained jointly sees both strands
         self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size,
-                                             both_strands=config.reverse_complement == "on")
+                                             both_strands=config.reverse_complement == "on" and self._fits_profile_head())
         self.profile_kmer_choice: dict[str, Any] | None = None
         self._choose_profile_kmer_size(fresh=resume_payload is None)
         if resume_payload is not None:
@@ -160,7 +162,7 @@ class Trainer:
         # it trains stably with the network, and measured better there (enhancers 0.723 against 0.706).
         # The ref/alt model's profile of the changed k-mers is fitted: trained jointly it overfits the
         # training elements, where the ridge's strong regularisation chosen on valid carries over (MPRA).
-        pairs = self.model_kwargs.get("architecture") == "ref_alt"
+        pairs = self.dataset.task == "variant_effect"  # the ref/alt model (sizing.model_kwargs_for)
         return mode == "on" or (mode == "auto" and bool(self.config.train_crop or pairs))
 
     def _choose_profile_kmer_size(self, *, fresh: bool) -> None:

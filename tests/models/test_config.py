@@ -100,3 +100,28 @@ def test_an_old_checkpoint_loads(tmp_path):
     assert info["model_kwargs"] == LEGACY_CHORDMIXER
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, weights[name]), name
+
+
+@pytest.mark.parametrize("option, both_strands, alphabet, expected", [
+    ("auto", True, "dna", True), ("auto", False, "dna", False), ("auto", True, "bytes", False),
+    ("on", False, "dna", True), ("off", True, "dna", False)])
+def test_the_canonical_profile_follows_the_strands_the_model_is_trained_on(option, both_strands, alphabet, expected):
+    kwargs = ModelConfig(profile_canonical=option).model_kwargs(
+        architecture="chordmixer", input_size=16, output_size=2, max_seq_len=100, alphabet=alphabet,
+        both_strands=both_strands)
+    assert kwargs["profile_canonical"] is expected
+    assert build_model(kwargs).profile.canonical is expected
+    no_head = ModelConfig(profile_canonical=option, kmer_profile="off").model_kwargs(
+        architecture="chordmixer", input_size=16, output_size=2, max_seq_len=100, alphabet=alphabet,
+        both_strands=both_strands)
+    assert no_head["profile_canonical"] is False
+
+
+def test_a_canonical_profile_of_hashed_kmers_is_one_clear_error():
+    from genomix.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="profile_canonical=on needs DNA k-mers"):
+        ModelConfig(profile_canonical="on").model_kwargs(architecture="chordmixer", input_size=260, output_size=2,
+                                                         max_seq_len=100, alphabet="bytes")
+    assert validate(ModelConfig(profile_canonical="both")) == [
+        "model.profile_canonical should be one of auto, on, off, got 'both'"]

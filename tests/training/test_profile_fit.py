@@ -26,11 +26,12 @@ from conftest import TINY
 DNA_VOCAB = {letter: i + 1 for i, letter in enumerate("ACGTN")}
 
 
-def _fitted(path):
+def _fitted(path, *, both_strands=False):
     dataset = open_dataset(path)
     task = make_task(dataset)
     torch.manual_seed(0)
-    model = build_model(model_kwargs_for(dataset, ModelConfig(), output_size=task.output_size))
+    model = build_model(model_kwargs_for(dataset, ModelConfig(), output_size=task.output_size,
+                                         both_strands=both_strands))
     profiles = fit_profile_statistics(model, dataset)
     report = fit_profile_head(model, dataset, task, train_profiles=profiles)
     return dataset, model, report
@@ -163,7 +164,7 @@ def test_training_keeps_the_head_fixed_and_adds_its_whole_sequence_logits(tmp_pa
     train(path, out_dir=tmp_path / "run", config=load_config(None, overrides), device="cpu")
     assert seen and all(logits is not None for logits, _ in seen)
     assert all(int(lengths.max()) <= 200 for _, lengths in seen)  # the network read windows ...
-    dataset, fitted, _ = _fitted(path)
+    dataset, fitted, _ = _fitted(path, both_strands=True)  # as training on both strands builds it: canonical
     head = fitted.profile
     profiles = fit_profile_statistics(fitted, dataset)
     oof = fit_profile_head(fitted, dataset, make_task(dataset), train_profiles=profiles, folds=2)["train_logits"]
@@ -423,17 +424,20 @@ def test_training_chooses_the_profile_k_only_where_the_head_is_fitted(tmp_path, 
     train(path, out_dir=tmp_path / "auto", config=load_config(None, common), device="cpu")
     dataset = open_dataset(path)
     task = make_task(dataset)
-    chosen, scores = choose_profile_kmer_size(dataset, task, output_size=2, folds=2, sizes=sizes)
+    chosen, scores = choose_profile_kmer_size(dataset, task, output_size=2, folds=2, sizes=sizes, canonical=True)
     recorded = json.loads((tmp_path / "auto" / "config.json").read_text())["profile_kmer_size"]
     assert recorded["chosen"] == chosen and recorded["by"] == "out_of_fold_log_loss"
     assert {int(k): v["out_of_fold"] for k, v in recorded["scores"].items()} == pytest.approx(
         {k: v["out_of_fold"] for k, v in scores.items()})
     model, _ = load_model(tmp_path / "auto" / "best.pt")
     assert model.profile.k == chosen and model.profile.linear.in_features == 4 ** chosen
-    given = [*common, "model.profile_kmer_size=3"]
+    assert model.profile.canonical  # trained on both strands (reverse_complement=auto on DNA): a canonical head
+    given = [*common, "model.profile_kmer_size=3", "reverse_complement=off"]
     train(path, out_dir=tmp_path / "given", config=load_config(None, given), device="cpu")
-    assert load_model(tmp_path / "given" / "best.pt")[0].profile.k == 3
+    given_model = load_model(tmp_path / "given" / "best.pt")[0]
+    assert given_model.profile.k == 3 and not given_model.profile.canonical  # one strand: strand-specific
     assert "profile_kmer_size" not in json.loads((tmp_path / "given" / "config.json").read_text())
     whole = [*TINY, "epochs=1", "seed=0"]  # sequences read whole: the head trains with the network, k = kmer_size
     train(path, out_dir=tmp_path / "whole", config=load_config(None, whole), device="cpu")
-    assert load_model(tmp_path / "whole" / "best.pt")[0].profile.k == 4
+    whole_model = load_model(tmp_path / "whole" / "best.pt")[0]
+    assert whole_model.profile.k == 4 and not whole_model.profile.canonical  # trained on both strands itself
