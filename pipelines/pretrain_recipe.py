@@ -95,6 +95,39 @@ def stage_pretrain(out: Path, minutes: float) -> None:
     (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
 
 
+def stage_sources(out: Path, checkpoint: Path | None = None) -> dict:
+    """Masked accuracy of a pretrained checkpoint on each source file's valid windows, beside the unigram
+    and context predictors fitted on that file's train windows only (``by_source.json`` beside it)."""
+    from genomix.checkpoint import load_model
+    from genomix.datasets.store import open_dataset
+    from genomix.training.loop import masking_plan
+    from genomix.training.config import from_dict
+    from genomix.training.pretrain_sources import evaluate_by_source
+
+    checkpoint = checkpoint or out / "pretrain" / "best.pt"
+    written = checkpoint.parent / "by_source.json"
+    if written.exists():
+        return json.loads(written.read_text())
+    import torch
+
+    torch.set_num_threads(1)
+    model, info = load_model(checkpoint)
+    config = from_dict(info["config"])
+    scores = evaluate_by_source(model, open_dataset(out / "data" / "corpus.h5"), plan=masking_plan(config),
+                                seed=config.seed, precision=config.precision)
+    written.write_text(json.dumps(scores, indent=1))
+    return scores
+
+
+def sources_table(scores: dict) -> str:
+    lines = ["| valid windows of | windows | masked bases | ChordMixer masked accuracy | unigram | context (k) |",
+             "|---|---|---|---|---|---|"]
+    for name, m in scores.items():
+        lines.append(f"| {name} | {m['windows']:,} | {m['n_masked']:,} | {m['masked_accuracy']:.4f} | "
+                     f"{m['unigram_accuracy']:.4f} | {m['context_accuracy']:.4f} ({m['context_k']}) |")
+    return "\n".join(lines)
+
+
 VARIANTS = {"": [], "_nofolds": ["profile_folds=0"], "_network": ["model.kmer_profile=off"]}
 """Fine-tuning comparisons: ``""`` the default classification model; ``_nofolds`` the profile head fitted on all of
 train (the default before main bb0ebc9: measured with that code); ``_network`` the network alone (no k-mer
@@ -195,7 +228,9 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=("all", "data", "pretrain", "finetune", "table"), default="all")
+    parser.add_argument("--stage", choices=("all", "data", "pretrain", "sources", "finetune", "table"), default="all")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="the pretrained checkpoint of --stage sources (default OUT/pretrain/best.pt)")
     parser.add_argument("--tasks", default="insects,enhancers", help=f"comma-separated, of {', '.join(SETS)}")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds of the fine-tuning runs")
     parser.add_argument("--minutes", type=float, default=44.0, help="pretraining time limit")
@@ -217,6 +252,8 @@ def main() -> None:
         stage_data(args.out, tasks)
     if args.stage in ("all", "pretrain"):
         stage_pretrain(args.out, args.minutes)
+    if args.stage in ("all", "sources"):
+        print(sources_table(stage_sources(args.out, args.checkpoint)))
     if args.stage in ("all", "finetune"):
         stage_finetune(args.out, tasks, seeds, args.set, [a.strip() for a in args.arms.split(",")], args.variant)
     if args.stage in ("all", "table"):
