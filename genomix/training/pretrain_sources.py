@@ -10,8 +10,8 @@ then ``w * tokens(file) / sum(w' * tokens(file'))`` (exactly, for integer weight
 
 Why a multiplier per file and not a temperature (``p(source) ~ tokens ** alpha``, XLM-R): the user who
 pretrains on a large off-domain corpus plus a little in-domain DNA wants to raise *one* file, and a
-temperature raises every small file at once (here the 48.5-kb lambda genome would gain more than the
-2.5-Mb human file); a multiplier says exactly what it does, and weights of 1 are the unweighted corpus.
+temperature raises every small file at once, by its size and not by its use (docs/pretraining.md, "Corpus
+mixing"); a multiplier says exactly what it does, and weights of 1 are the unweighted corpus.
 
 Each draw is its own index of the epoch (:class:`WeightedSplit`): the crop, strand and mask of a
 repeated window are drawn anew for every copy, and the first copy of every window keeps its own index,
