@@ -38,6 +38,15 @@ def two_files(shared_data, tmp_path_factory):
     return path
 
 
+def _trainer(path, out, overrides):
+    """A trainer as :func:`train` makes it (the schedule resolved), without running it."""
+    from genomix.training import distributed
+    from genomix.training.sizing import resolve_schedule
+
+    config = resolve_schedule(open_dataset(path), load_config(None, overrides))
+    return Trainer(path, out, config, context=distributed.setup(device="cpu"), resume_payload=None, progress=None)
+
+
 def _sources(count_a: int, count_b: int, count_c: int = 0) -> np.ndarray:
     return np.array(["a.fa"] * count_a + ["b.fa"] * count_b + ["c.fa"] * count_c, dtype=object)
 
@@ -86,8 +95,7 @@ def test_weights_of_one_train_exactly_as_the_default(two_files, tmp_path):
 
 
 def test_the_trainer_epoch_draws_the_weighted_shares(two_files, tmp_path):
-    trainer = Trainer(two_files, out_dir=tmp_path / "run",
-                      config=load_config(None, [*PRETRAIN, 'source_weights={"small.fa" = 3}']))
+    trainer = _trainer(two_files, tmp_path / "run", [*PRETRAIN, 'source_weights={"small.fa" = 3}'])
     split = open_dataset(two_files).split("train")
     sources, lengths = split.meta("source_file"), split.lengths
     seen: dict[str, int] = {}
@@ -96,8 +104,7 @@ def test_the_trainer_epoch_draws_the_weighted_shares(two_files, tmp_path):
             seen[sources[window]] = seen.get(sources[window], 0) + int(lengths[window])
     small, big = lengths[sources == "small.fa"].sum(), lengths[sources == "big.fa"].sum()
     assert seen == {"small.fa": 3 * small, "big.fa": big}
-    assert trainer.total_steps > Trainer(two_files, out_dir=tmp_path / "plain",
-                                         config=load_config(None, PRETRAIN)).total_steps
+    assert trainer.total_steps > _trainer(two_files, tmp_path / "plain", PRETRAIN).total_steps
 
 
 def test_each_copy_of_a_window_gets_its_own_mask(two_files):
@@ -117,8 +124,7 @@ def test_each_copy_of_a_window_gets_its_own_mask(two_files):
 
 def test_unknown_source_name_is_one_config_error(two_files, tmp_path):
     with pytest.raises(ConfigError) as caught:
-        Trainer(two_files, out_dir=tmp_path / "run",
-                config=load_config(None, [*PRETRAIN, 'source_weights={"smal.fa" = 2}']))
+        _trainer(two_files, tmp_path / "run", [*PRETRAIN, 'source_weights={"smal.fa" = 2}'])
     message = str(caught.value)
     assert "\n" not in message and "'smal.fa'" in message and "big.fa, small.fa" in message
 
@@ -133,13 +139,12 @@ def test_bad_weights_are_config_errors(value, fragment):
 
 def test_every_weight_zero_is_refused(two_files, tmp_path):
     with pytest.raises(ConfigError, match="no training window"):
-        Trainer(two_files, out_dir=tmp_path / "run",
-                config=load_config(None, [*PRETRAIN, 'source_weights={"small.fa" = 0, "big.fa" = 0}']))
+        _trainer(two_files, tmp_path / "run", [*PRETRAIN, 'source_weights={"small.fa" = 0, "big.fa" = 0}'])
 
 
 def test_a_labelled_dataset_has_no_sources(orchid_h5, tmp_path):
     with pytest.raises(ConfigError, match="meta/source_file"):
-        Trainer(orchid_h5, out_dir=tmp_path / "run", config=load_config(None, [*TINY, 'source_weights={"x" = 2}']))
+        _trainer(orchid_h5, tmp_path / "run", [*TINY, 'source_weights={"x" = 2}'])
 
 
 def test_evaluate_by_source_fits_each_source_on_its_own(two_files, tmp_path):
