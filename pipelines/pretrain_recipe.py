@@ -2,7 +2,7 @@
 # DNA that no test split uses (E. coli, lambda, the train splits of five mitochondrial taxonomy sets and the
 # train split of human_enhancers_cohn, all unlabelled), then fine-tune on 20% of a task's train split beside
 # the same model trained from scratch with the same budget and seed, and beside the k-mer baseline on the same 20%.
-# Run from the repository root:  .venv/bin/python pipelines/pretrain_recipe.py [--stage all|data|pretrain|finetune|table]
+# Run from the repository root:  .venv/bin/python pipelines/pretrain_recipe.py [--stage all|data|pretrain|sources|finetune|table]
 #                                    [--tasks insects,enhancers] [--seeds 0] [--minutes 44] [--out runs/pretrain]
 """The pretraining recipe, end to end, as the genomix commands a user would type.
 
@@ -13,10 +13,14 @@ Stages (each skips what is already done, so rerunning continues):
    ``build-dataset pretrain`` over those FASTA files plus E. coli and lambda (4,096-bp windows, the
    500-bp enhancer records whole, held out by record); each task's train split subsampled to 20%
    (stratified, seeded), valid and test unchanged.
-2. ``pretrain``: ``genomix pretrain`` for at most ``--minutes`` at 1 thread.
-3. ``finetune``: per task and seed, ``baseline kmer``, ``train`` from scratch and ``train --init
-   best.pt``, each scored once on test (``final_test=true``).
-4. ``table``: the markdown tables of docs/pretraining.md.
+2. ``pretrain``: ``genomix pretrain`` for at most ``--minutes`` at 1 thread, the human file's share of each
+   epoch raised by ``source_weights`` (:data:`SOURCE_WEIGHTS`).
+3. ``sources``: the checkpoint's masked accuracy on each source file's valid windows, beside the unigram and
+   context predictors fitted on that file's train windows (``by_source.json``; ``--checkpoint`` for another run).
+4. ``finetune``: per task and seed, ``baseline kmer``, ``train`` from scratch and ``train --init
+   best.pt``, each scored once on test (``final_test=true``); ``--set freeze_backbone_steps=200 --arms
+   pretrained`` is the LP-FT arm (its own run folder and table row).
+5. ``table``: the markdown tables of docs/pretraining.md.
 """
 
 from __future__ import annotations
