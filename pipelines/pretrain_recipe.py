@@ -2,7 +2,7 @@
 # DNA that no test split uses (E. coli, lambda, the train splits of five mitochondrial taxonomy sets and the
 # train split of human_enhancers_cohn, all unlabelled), then fine-tune on 20% of a task's train split beside
 # the same model trained from scratch with the same budget and seed, and beside the k-mer baseline on the same 20%.
-# Run from the repository root:  .venv/bin/python pipelines/pretrain_recipe.py [--stage all|data|pretrain|finetune|table]
+# Run from the repository root:  .venv/bin/python pipelines/pretrain_recipe.py [--stage all|data|pretrain|sources|finetune|table]
 #                                    [--tasks insects,enhancers] [--seeds 0] [--minutes 44] [--out runs/pretrain]
 """The pretraining recipe, end to end, as the genomix commands a user would type.
 
@@ -13,10 +13,14 @@ Stages (each skips what is already done, so rerunning continues):
    ``build-dataset pretrain`` over those FASTA files plus E. coli and lambda (4,096-bp windows, the
    500-bp enhancer records whole, held out by record); each task's train split subsampled to 20%
    (stratified, seeded), valid and test unchanged.
-2. ``pretrain``: ``genomix pretrain`` for at most ``--minutes`` at 1 thread.
-3. ``finetune``: per task and seed, ``baseline kmer``, ``train`` from scratch and ``train --init
-   best.pt``, each scored once on test (``final_test=true``).
-4. ``table``: the markdown tables of docs/pretraining.md.
+2. ``pretrain``: ``genomix pretrain`` for at most ``--minutes`` at 1 thread, the human file's share of each
+   epoch raised by ``source_weights`` (:data:`SOURCE_WEIGHTS`).
+3. ``sources``: the checkpoint's masked accuracy on each source file's valid windows, beside the unigram and
+   context predictors fitted on that file's train windows (``by_source.json``; ``--checkpoint`` for another run).
+4. ``finetune``: per task and seed, ``baseline kmer``, ``train`` from scratch and ``train --init
+   best.pt``, each scored once on test (``final_test=true``); ``--set freeze_backbone_steps=200 --arms
+   pretrained`` is the LP-FT arm (its own run folder and table row).
+5. ``table``: the markdown tables of docs/pretraining.md.
 """
 
 from __future__ import annotations
@@ -45,10 +49,15 @@ MIN_LEN = 500
 """Shortest record or last window kept in the corpus: the enhancer records (all 500 bp) go in whole, one window
 each; the last windows of the genomes down to 500 bp are kept too."""
 FRACTION = 0.2
-PRETRAIN = ["epochs=2", "eval_every=500", "num_threads=1", "final_test=true"]
-"""Pretraining options beyond the defaults: 2 epochs (3,924 steps of 16,384 tokens with the enhancers; 3,538
-without), which 45 minutes at 1 thread on the shared 2-vCPU EPYC of docs/pretraining.md allowed under the
-heaviest load measured (35 minutes; 14 minutes at load 2-3); 8 evaluations."""
+SOURCE_WEIGHTS = {"enhancers.train.fa.gz": 4}
+"""Corpus mixing (``source_weights``): the human file, 7.9% of the corpus' training bases, is 25.6% of each epoch's
+tokens; chosen by the short check of docs/pretraining.md's fourth round (masked accuracy on the human valid
+windows against weights 1 and 8)."""
+PRETRAIN = ["epochs=3", "eval_every=500", "num_threads=1", "final_test=true",
+            "source_weights={" + ", ".join(f'"{name}" = {weight}' for name, weight in SOURCE_WEIGHTS.items()) + "}"]
+"""Pretraining options beyond the defaults: 3 epochs of the weighted corpus (7,380 steps of 16,384 tokens), more
+than ``--minutes`` 44 allow at 1 thread on the 2-vCPU machines of docs/pretraining.md, so time is the limit;
+an evaluation every 500 steps."""
 FINETUNE = ["num_threads=1", "final_test=true", f"train_crop={WINDOW}", f"model.max_seq_len={WINDOW}"]
 """Both arms (scratch and --init): the defaults, with the crop and model length the backbone was built for."""
 
@@ -93,6 +102,39 @@ def stage_pretrain(out: Path, minutes: float) -> None:
     started = time.time()
     genomix("pretrain", str(out / "data" / "corpus.h5"), "--out", str(run), f"max_minutes={minutes:g}", *PRETRAIN, "-q")
     (run / "wall.json").write_text(json.dumps({"seconds": time.time() - started}))
+
+
+def stage_sources(out: Path, checkpoint: Path | None = None) -> dict:
+    """Masked accuracy of a pretrained checkpoint on each source file's valid windows, beside the unigram
+    and context predictors fitted on that file's train windows only (``by_source.json`` beside it)."""
+    from genomix.checkpoint import load_model
+    from genomix.datasets.store import open_dataset
+    from genomix.training.loop import masking_plan
+    from genomix.training.config import from_dict
+    from genomix.training.pretrain_sources import evaluate_by_source
+
+    checkpoint = checkpoint or out / "pretrain" / "best.pt"
+    written = checkpoint.parent / "by_source.json"
+    if written.exists():
+        return json.loads(written.read_text())
+    import torch
+
+    torch.set_num_threads(1)
+    model, info = load_model(checkpoint)
+    config = from_dict(info["config"])
+    scores = evaluate_by_source(model, open_dataset(out / "data" / "corpus.h5"), plan=masking_plan(config),
+                                seed=config.seed, precision=config.precision)
+    written.write_text(json.dumps(scores, indent=1))
+    return scores
+
+
+def sources_table(scores: dict) -> str:
+    lines = ["| valid windows of | windows | masked bases | ChordMixer masked accuracy | unigram | context (k) |",
+             "|---|---|---|---|---|---|"]
+    for name, m in scores.items():
+        lines.append(f"| {name} | {m['windows']:,} | {m['n_masked']:,} | {m['masked_accuracy']:.4f} | "
+                     f"{m['unigram_accuracy']:.4f} | {m['context_accuracy']:.4f} ({m['context_k']}) |")
+    return "\n".join(lines)
 
 
 VARIANTS = {"": [], "_nofolds": ["profile_folds=0"], "_network": ["model.kmer_profile=off"]}
@@ -195,7 +237,9 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=("all", "data", "pretrain", "finetune", "table"), default="all")
+    parser.add_argument("--stage", choices=("all", "data", "pretrain", "sources", "finetune", "table"), default="all")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="the pretrained checkpoint of --stage sources (default OUT/pretrain/best.pt)")
     parser.add_argument("--tasks", default="insects,enhancers", help=f"comma-separated, of {', '.join(SETS)}")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds of the fine-tuning runs")
     parser.add_argument("--minutes", type=float, default=44.0, help="pretraining time limit")
@@ -217,6 +261,8 @@ def main() -> None:
         stage_data(args.out, tasks)
     if args.stage in ("all", "pretrain"):
         stage_pretrain(args.out, args.minutes)
+    if args.stage in ("all", "sources"):
+        print(sources_table(stage_sources(args.out, args.checkpoint)))
     if args.stage in ("all", "finetune"):
         stage_finetune(args.out, tasks, seeds, args.set, [a.strip() for a in args.arms.split(",")], args.variant)
     if args.stage in ("all", "table"):

@@ -28,6 +28,7 @@ from genomix.models.config import ModelConfig
 from genomix.models.config import validate as validate_model
 from genomix.precision import PRECISIONS
 from genomix.training.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from genomix.training.pretrain_sources import check_source_weights
 from genomix.validation import SEED_MAX
 from genomix.training.tasks import REGRESSION_TARGETS, SAMPLE_WEIGHTS
 
@@ -101,6 +102,9 @@ class TrainConfig:
         mask_fraction, mask_random, mask_keep: ``masked_lm`` pretraining only: the share of ``A C G T``
             positions that are targets, and the shares of targets replaced by a random base or kept
             (the rest become ``N``; :mod:`genomix.training.masking`).
+        source_weights: ``masked_lm`` pretraining only: a multiplier on each named source file's share of
+            the training tokens (``{"enhancers.train.fa.gz" = 4}``; unnamed files keep 1, 0 leaves a file
+            out of training; names are the corpus' ``meta/source_file``; :mod:`genomix.training.pretrain_sources`).
         init: fine-tune from this pretrained checkpoint (``genomix pretrain``'s ``best.pt``): its
             backbone (embedding and blocks) is loaded, the decoder is new (:mod:`genomix.training.init`).
         freeze_backbone_steps: with ``init``: the backbone is not updated in the first N optimizer steps.
@@ -140,6 +144,7 @@ class TrainConfig:
     mask_fraction: float = 0.15
     mask_random: float = 0.1
     mask_keep: float = 0.1
+    source_weights: dict[str, float] = field(default_factory=dict)
     init: str = ""
     freeze_backbone_steps: int = 0
     backbone_lr_scale: float = 1.0
@@ -258,6 +263,7 @@ def validate(config: TrainConfig) -> list[str]:
     check(config.mask_random >= 0 and config.mask_keep >= 0 and config.mask_random + config.mask_keep <= 1,
           f"mask_random and mask_keep should be >= 0 and sum to at most 1, got {config.mask_random} and "
           f"{config.mask_keep}")
+    problems.extend(check_source_weights(config.source_weights))
     check(config.freeze_backbone_steps >= 0, f"freeze_backbone_steps should be >= 0, got {config.freeze_backbone_steps}")
     check(config.freeze_backbone_steps == 0 or bool(config.init),
           "freeze_backbone_steps needs init=PRETRAINED.pt (a new backbone would stay random)")
@@ -275,7 +281,7 @@ def _typed_values(cls: type, raw: dict[str, Any], prefix: str, problems: list[st
             problems.append(f"unknown key '{prefix}{key}'" + (f" (did you mean '{prefix}{hint}'?)" if hint else ""))
             continue
         default = known[key].default
-        expected = type(default)
+        expected = dict if known[key].default_factory is dict else type(default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not expected:

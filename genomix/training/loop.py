@@ -35,6 +35,7 @@ from genomix.training.evaluate import predict_split
 from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
 from genomix.training.profile_fit import choose_profile_kmer_size, fit_profile_head, fit_profile_statistics
+from genomix.training.pretrain_sources import weighted_training_split
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
 from genomix.training.tasks import is_classification, make_task, sample_weights, training_targets
 
@@ -110,6 +111,8 @@ class Trainer:
         self.task = make_task(self.dataset, class_weights=config.class_weights, target_scale=target_scale,
                               masking=masking_plan(config), seed=config.seed,
                               regression_targets=config.regression_targets)
+        if config.source_weights:  # masked_lm corpora: each file's share of an epoch (pretrain_sources)
+            self.train_split = weighted_training_split(self.train_split, config.source_weights, seed=config.seed)
         self.train_targets = (None if getattr(self.task, "targets_in_batch", False)  # masked_lm: made per batch
                               else training_targets(self.task, self.train_split.labels))
         self.train_weights = sample_weights(self.dataset, "train", config.sample_weights)

@@ -109,7 +109,7 @@ class MaskedLMTask:
         was_training = model.training
         model.eval()
         if self._baselines is None:
-            self._baselines = self._fit_baselines()
+            self._baselines = self._fit_baselines(self.dataset.split("train"))
         predictors = self._baselines["predictors"]
         known = self._baselines["scores"].get(split.name)
         model_scores = Scores()
@@ -137,11 +137,11 @@ class MaskedLMTask:
         return {"masked_accuracy": result["accuracy"], "perplexity": result["perplexity"], "loss": result["loss"],
                 "n_masked": result["n"], **known}
 
-    def _fit_baselines(self) -> dict[str, Any]:
-        """The unigram and context predictors, fitted on the train split's epoch-0 masks, both strands."""
+    def _fit_baselines(self, split: Any) -> dict[str, Any]:
+        """The unigram and context predictors, fitted on ``split``'s epoch-0 masks, both strands (the train
+        split, unweighted: ``source_weights`` changes what the network trains on, not its baselines)."""
         predictors: dict[str, Any] = {"unigram": UnigramPredictor(),
                                       **{f"context{k}": ContextPredictor(k) for k in CONTEXT_SIZES}}
-        split = self.dataset.split("train")
         lengths = np.asarray(split.lengths, dtype=np.int64)
         ends = np.cumsum(lengths)
         start = 0

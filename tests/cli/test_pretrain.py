@@ -121,3 +121,20 @@ def test_evaluate_and_inspect_a_pretraining_run(pretrained, corpus):
     result = CliRunner().invoke(cli, ["inspect", str(corpus)])
     assert result.exit_code == 0, result.output
     assert "masked_lm" in result.output
+
+
+def test_pretrain_unknown_source_weight_is_one_line(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["pretrain", str(corpus), "--out", str(out), "-q", *TINY, "epochs=1",
+                                      'source_weights={"lambda.fa" = 2}'])
+    _one_line_error(result, "'lambda.fa'", "NC_012920.1_rCRS.fasta", "PX1CG.gb")  # the train split's files
+    assert not out.exists()
+
+
+def test_pretrain_with_source_weights_runs(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["pretrain", str(corpus), "--out", str(out), "-q", *TINY, "epochs=1",
+                                      'source_weights={"NC_012920.1_rCRS.fasta" = 2}'])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["source_weights"] == {"NC_012920.1_rCRS.fasta": 2}

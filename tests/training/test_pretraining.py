@@ -231,6 +231,7 @@ def test_recipe_options_validate():
     spec = importlib.util.spec_from_file_location("pretrain_recipe", path)
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
-    load_config(None, recipe.PRETRAIN)
+    assert load_config(None, recipe.PRETRAIN).source_weights == recipe.SOURCE_WEIGHTS
+    assert set(recipe.SOURCE_WEIGHTS) <= {f"{key}.train.fa.gz" for key in recipe.SETS}  # files stage_data writes
     config = load_config(None, [*recipe.FINETUNE, "init=PRE/best.pt", "freeze_backbone_steps=10"])
     assert config.model.max_seq_len == recipe.WINDOW == config.train_crop
