@@ -109,7 +109,7 @@ class MaskedLMTask:
         was_training = model.training
         model.eval()
         if self._baselines is None:
-            self._baselines = self._fit_baselines(self.dataset.split("train"))
+            self.fit_baselines(self.dataset.split("train"))
         predictors = self._baselines["predictors"]
         known = self._baselines["scores"].get(split.name)
         model_scores = Scores()
@@ -137,9 +137,11 @@ class MaskedLMTask:
         return {"masked_accuracy": result["accuracy"], "perplexity": result["perplexity"], "loss": result["loss"],
                 "n_masked": result["n"], **known}
 
-    def _fit_baselines(self, split: Any) -> dict[str, Any]:
-        """The unigram and context predictors, fitted on ``split``'s epoch-0 masks, both strands (the train
-        split, unweighted: ``source_weights`` changes what the network trains on, not its baselines)."""
+    def fit_baselines(self, split: Any) -> dict[str, Any]:
+        """Fit the unigram and context predictors that :meth:`evaluate_split` scores beside the model on
+        ``split``'s epoch-0 masks, both strands (by default the train split, unweighted: ``source_weights``
+        changes what the network trains on, not its baselines; one source's windows for
+        :func:`~genomix.training.pretrain_sources.evaluate_by_source`). Returns them (``predictors``)."""
         predictors: dict[str, Any] = {"unigram": UnigramPredictor(),
                                       **{f"context{k}": ContextPredictor(k) for k in CONTEXT_SIZES}}
         lengths = np.asarray(split.lengths, dtype=np.int64)
@@ -156,7 +158,8 @@ class MaskedLMTask:
                     predictor.add(inputs, chunk_lengths, targets)
             start = stop
         logger.info("masked-LM baselines fitted on %s train tokens (both strands)", f"{int(lengths.sum()):,}")
-        return {"predictors": predictors, "scores": {}}
+        self._baselines = {"predictors": predictors, "scores": {}}
+        return self._baselines
 
 
 def _reverse_each(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -193,7 +193,7 @@ def evaluate_by_source(model: Any, dataset: Any, *, plan: Any, seed: int, split:
             logger.warning("source %s has no %s windows; not scored", name, "train" if not len(train_rows) else split)
             continue
         task = MaskedLMTask(dataset, plan=plan, seed=seed)
-        task._baselines = task._fit_baselines(SubsetSplit(train, train_rows, name=f"train:{name}"))
+        task.fit_baselines(SubsetSplit(train, train_rows, name=f"train:{name}"))
         metrics = task.evaluate_split(model, SubsetSplit(held_out, held_rows, name=f"{split}:{name}"),
                                       max_tokens=max_tokens, device=device, precision=precision)
         out[name] = {**metrics, "windows": int(len(held_rows))}

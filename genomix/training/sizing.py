@@ -39,7 +39,8 @@ PAIR_DECODER_LR_SCALE = 1.0
 def model_kwargs_for(dataset: Any, model_config: ModelConfig, *, output_size: int,
                      both_strands: bool = False) -> dict[str, Any]:
     """The ``model_kwargs`` (:meth:`ModelConfig.model_kwargs`) of a model for an open dataset (``both_strands``:
-    trained with reverse-complement augmentation).
+    its profile head must treat both strands alike without seeing both in training, as a head fitted before
+    training a model on both strands: see :meth:`ModelConfig.model_kwargs`).
 
     Raises:
         DatasetFormatError: an unknown alphabet, or a ``variant_effect`` dataset that is not DNA tokens.

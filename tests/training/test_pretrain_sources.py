@@ -169,7 +169,7 @@ def test_evaluate_by_source_fits_each_source_on_its_own(two_files, tmp_path):
     train_split = dataset.split("train")
     rows = np.flatnonzero(train_split.meta("source_file") == name)
     task = MaskedLMTask(dataset, plan=plan, seed=0)
-    fitted = task._fit_baselines(SubsetSplit(train_split, rows, name="t"))["predictors"]["unigram"]
-    everything = task._fit_baselines(train_split)["predictors"]["unigram"]
+    fitted = task.fit_baselines(SubsetSplit(train_split, rows, name="t"))["predictors"]["unigram"]
+    everything = task.fit_baselines(train_split)["predictors"]["unigram"]
     assert 0 < fitted.counts.sum() < everything.counts.sum()
     assert total == sum(m["n_masked"] for m in scores.values()) > 0
