@@ -220,12 +220,17 @@ class Trainer:
     # -- state -----------------------------------------------------------------------------
 
     def _check_resume_fits(self, payload: dict[str, Any]) -> None:
-        if payload.get("model_kwargs") != primitive(self.model_kwargs) or payload.get("classes") != primitive(
-            list(self.dataset.classes or [])
-        ):
+        now = primitive(self.model_kwargs)
+        stored = {**{key: value for key, value in ADDED_MODEL_KWARGS.items() if key in now},
+                  **(payload.get("model_kwargs") or {})}
+        differ = sorted(key for key in {*stored, *now} if stored.get(key) != now.get(key))
+        if differ or payload.get("classes") != primitive(list(self.dataset.classes or [])):
+            what = (f"a model with other {', '.join(differ)} ("
+                    + ", ".join(f"{key} {stored.get(key)!r} in the run, {now.get(key)!r} now" for key in differ[:3])
+                    + ")") if differ else "other classes"
             raise GenomixError(
-                f"the run in {self.out_dir} was trained on a dataset with other classes or lengths than "
-                f"{self.dataset_path}; resume it with the dataset it started with"
+                f"the run in {self.out_dir} cannot resume on {self.dataset_path}: it would build {what}; resume it "
+                f"with the dataset it started with"
             )
 
     def _load_train_state(self, payload: dict[str, Any]) -> None:
@@ -471,6 +476,12 @@ class Trainer:
 RESUME_KEYS = ("max_minutes", "num_threads")
 """Config keys that may change on ``--resume``: neither changes what the run computes."""
 
+ADDED_OPTIONS = {("model", "profile_canonical"): "off"}
+"""Options added after runs could have started, each with the value that computes what the code did before:
+a run saved without the option resumes as it started (``auto`` would now build another model)."""
+ADDED_MODEL_KWARGS = {"profile_canonical": False}
+"""The model keywords those options added, as a model saved without them was built (the constructor's default)."""
+
 
 def _resumed_config(stored: dict[str, Any], overrides: Sequence[str], *, source: str) -> TrainConfig:
     """The run's own config, with the few :data:`RESUME_KEYS` changes allowed on resume.
@@ -481,6 +492,9 @@ def _resumed_config(stored: dict[str, Any], overrides: Sequence[str], *, source:
     from genomix.training.config import _parse_value
 
     raw = dict(stored)
+    for (section, key), value in ADDED_OPTIONS.items():
+        if isinstance(raw.get(section), dict) and key not in raw[section]:
+            raw[section] = {**raw[section], key: value}
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
