@@ -258,6 +258,25 @@ def classifier_classes(info: dict[str, Any], *, path: Any, rc: bool = False) -> 
     return list(info["classes"])
 
 
+def strand_caveat(model: torch.nn.Module, info: dict[str, Any]) -> str | None:
+    """Why a DNA model may read a reverse strand worse than the given one, or None (it was trained on both).
+
+    A model trained with ``reverse_complement=off`` never saw reverse strands; a k-mer profile head fitted
+    before training (``profile_fit``) counts each training sequence's given strand only, and is strand-specific
+    unless it is canonical (``model.profile_canonical``; models trained before that option have such heads:
+    the Insects model read its valid genomes' reverse strands at 0.26 accuracy, docs/quality.md)."""
+    from genomix.training.profile_fit import head_is_fitted
+
+    config = info.get("config") or {}
+    if config.get("reverse_complement") == "off":
+        return "the model was trained on the given strands only (reverse_complement=off)"
+    head = getattr(model, "profile", None)
+    if (head is not None and not head.canonical and config.get("profile_fit")
+            and head_is_fitted(config["profile_fit"], train_crop=config.get("train_crop") or 0, variant_pairs=False)):
+        return "its k-mer profile head was fitted on the given strands only (model.profile_canonical off)"
+    return None
+
+
 def stream_predictions(
     model: torch.nn.Module,
     info: dict[str, Any],
@@ -291,6 +310,10 @@ def stream_predictions(
         After each batch, the records it finished, in input order.
     """
     classes = classifier_classes(info, path=model_path, rc=rc)
+    caveat = strand_caveat(model, info) if rc else None
+    if caveat:
+        logger.warning("--rc averages both strands, but %s: predictions on reverse strands may be worse than on the "
+                       "given ones", caveat)
     alphabet_name = info["alphabet"]
     if max_length is None:
         max_length = int((info.get("model_kwargs") or {}).get("max_seq_len") or 0)

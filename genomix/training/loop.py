@@ -34,7 +34,8 @@ from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
 from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
-from genomix.training.profile_fit import choose_profile_kmer_size, fit_profile_head, fit_profile_statistics
+from genomix.training.profile_fit import (choose_profile_kmer_size, fit_profile_head, fit_profile_statistics,
+                                          head_is_fitted)
 from genomix.training.pretrain_sources import weighted_training_split
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
 from genomix.training.tasks import is_classification, make_task, sample_weights, training_targets
@@ -159,14 +160,8 @@ class Trainer:
 
     def _fits_profile_head(self) -> bool:
         """Whether the model's k-mer profile head is fitted before training (``profile_fit``)."""
-        mode = self.config.profile_fit
-        # auto: fitted where training reads windows of longer sequences; there a head trained jointly
-        # sees noisy window profiles (Insects, Fungi, Plants: docs/quality.md). On sequences read whole
-        # it trains stably with the network, and measured better there (enhancers 0.723 against 0.706).
-        # The ref/alt model's profile of the changed k-mers is fitted: trained jointly it overfits the
-        # training elements, where the ridge's strong regularisation chosen on valid carries over (MPRA).
-        pairs = self.dataset.task == "variant_effect"  # the ref/alt model (sizing.model_kwargs_for)
-        return mode == "on" or (mode == "auto" and bool(self.config.train_crop or pairs))
+        return head_is_fitted(self.config.profile_fit, train_crop=self.config.train_crop,
+                              variant_pairs=self.dataset.task == "variant_effect")  # the ref/alt model
 
     def _choose_profile_kmer_size(self, *, fresh: bool) -> None:
         """``model.profile_kmer_size=0`` on a fitted DNA profile head: the k of its k-mers chosen from

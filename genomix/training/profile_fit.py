@@ -32,6 +32,17 @@ REGRESSION_C_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
 _ABSENT_CLASS_LOGIT = -30.0  # below every fitted class: a class missing from train is never predicted
 
 
+def head_is_fitted(profile_fit: str, *, train_crop: int, variant_pairs: bool) -> bool:
+    """Whether a run's k-mer profile head is fitted before training (``TrainConfig.profile_fit``).
+
+    ``auto``: fitted where training reads windows of longer sequences (``train_crop``), where a head trained
+    jointly sees noisy window profiles (Insects, Fungi, Plants: docs/quality.md); on sequences read whole it
+    trains stably with the network, and measured better there (enhancers 0.723 against 0.706). The ref/alt
+    model's profile of the changed k-mers (``variant_pairs``) is fitted too: trained jointly it overfits the
+    training elements, where the ridge's strong regularisation chosen on valid carries over (MPRA)."""
+    return profile_fit == "on" or (profile_fit == "auto" and bool(train_crop or variant_pairs))
+
+
 def whole_profiles(head: torch.nn.Module, split: Any, *, chunk_tokens: int = 1 << 22) -> torch.Tensor:
     """``(n, n_kmers)`` float32 k-mer frequencies of a split's whole sequences, in split order, counted
     with ``head``'s k-mers (a :class:`~genomix.models.kmers.KmerProfileHead`)."""
@@ -265,4 +276,4 @@ def choose_profile_kmer_size(dataset: Any, task: Any, *, output_size: int, sizes
 
 
 __all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "choose_profile_kmer_size", "fit_profile_head",
-           "fit_profile_statistics", "out_of_fold_logits", "pair_profiles", "split_profiles", "whole_profiles"]
+           "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles", "split_profiles", "whole_profiles"]

@@ -154,6 +154,33 @@ def test_rc_is_the_mean_of_both_strands(tiny, test_fasta, tmp_path):
     np.testing.assert_allclose(probabilities(read_tsv(both)[1]), mean, atol=1e-5)
 
 
+def test_rc_warns_when_the_model_reads_reverse_strands_worse(tiny, test_fasta, tmp_path, caplog):
+    from genomix.inference.annotate import stream_predictions, strand_caveat
+    from genomix.io.fasta import read_fasta
+    from genomix.models.factory import build_model
+
+    model, info = load_model(tiny[0])
+    assert info["config"]["reverse_complement"] == "on" and strand_caveat(model, info) is None
+    with caplog.at_level("WARNING", logger="genomix"):
+        annotate_fasta(tiny[0], test_fasta, out=tmp_path / "both.tsv", rc=True)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+    one_strand = {**info, "config": {**info["config"], "reverse_complement": "off"}}
+    assert "reverse_complement=off" in strand_caveat(model, one_strand)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="genomix"):
+        list(stream_predictions(model, one_strand, read_fasta(test_fasta), rc=True))
+        list(stream_predictions(model, one_strand, read_fasta(test_fasta)))  # no --rc: nothing to say
+    assert [r.getMessage().count("reverse_complement=off") for r in caplog.records] == [1]
+
+    fitted = {**info, "config": {**info["config"], "profile_fit": "auto", "train_crop": 4096}}
+    kwargs = {**info["model_kwargs"], "kmer_profile": True, "kmer_vocab": "acgt", "profile_kmer_size": 3}
+    assert "profile_canonical" in strand_caveat(build_model({**kwargs, "profile_canonical": False}), fitted)
+    assert strand_caveat(build_model({**kwargs, "profile_canonical": True}), fitted) is None
+    jointly = {**fitted, "config": {**fitted["config"], "train_crop": 0}}  # a head trained with the network
+    assert strand_caveat(build_model({**kwargs, "profile_canonical": False}), jointly) is None
+
+
 def test_min_length_and_on_invalid(tiny, tmp_path):
     checkpoint, _ = tiny
     fasta = tmp_path / "mixed.fa"
