@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -22,16 +21,7 @@ import genomix
 from genomix.checkpoint import load_model
 from genomix.export import export_checkpoint
 from genomix.inference.annotate import annotate_fasta
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from genomix.precision import cpu_model
 
 
 def main() -> None:
@@ -42,7 +32,7 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"CPU: {cpu_name()}; torch threads 1; load average {os.getloadavg()[0]:.2f} at the start")
+    print(f"CPU: {cpu_model()}; torch threads 1; load average {os.getloadavg()[0]:.2f} at the start")
     with tempfile.TemporaryDirectory() as folder:
         tsv = Path(folder) / "annotate.tsv"
         exported = Path(folder) / "model"

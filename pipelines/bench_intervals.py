@@ -105,8 +105,9 @@ def main() -> None:
         results["annotate_fasta_s"] = round(fasta_s, 2)
         results["annotate_regions_over_fasta"] = round(regions_s / fasta_s, 3)
         results["annotate_outputs_equal"] = (folder / "regions.tsv").read_text() == (folder / "fasta.tsv").read_text()
-    results["cpu"] = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                           if line.startswith("model name")), "unknown")
+    from genomix.precision import cpu_model
+
+    results["cpu"] = cpu_model()
     results["load_average"] = os.getloadavg()
     print(json.dumps(results, indent=2))
 

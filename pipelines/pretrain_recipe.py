@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -224,15 +223,11 @@ def best_step(run: Path) -> int | None:
 
 
 def machine() -> str:
-    model = platform.machine()
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        pass
     import torch
 
-    return f"{model}, torch {torch.__version__}, 1 thread per run"
+    from genomix.precision import cpu_model
+
+    return f"{cpu_model()}, torch {torch.__version__}, 1 thread per run"
 
 
 def main() -> None:
