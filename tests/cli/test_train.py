@@ -134,7 +134,7 @@ def test_nan_loss(orchid, tmp_path):
     assert not (tmp_path / "run" / "last.pt").exists()
 
 
-def test_reverse_complement_on_a_dataset_without_dna_is_one_line(tmp_path):
+def _bytes_dataset(tmp_path):
     import numpy as np
 
     from genomix.datasets.store import SplitArrays, write_dataset
@@ -145,7 +145,19 @@ def test_reverse_complement_on_a_dataset_without_dna_is_one_line(tmp_path):
     dataset = tmp_path / "text.h5"
     write_dataset(dataset, {"train": split, "valid": split}, task="classification", alphabet="bytes",
                   vocab={"<byte>": "token = byte value"}, classes=["x", "y"], provenance={})
-    out = tmp_path / "run"
+    return dataset
+
+
+def test_reverse_complement_on_a_dataset_without_dna_is_one_line(tmp_path):
+    dataset, out = _bytes_dataset(tmp_path), tmp_path / "run"
     result = CliRunner().invoke(cli, ["train", str(dataset), "--out", str(out), "-q", *TINY, "reverse_complement=on"])
     _one_line_error(result, "reverse_complement=on needs DNA sequences", "'bytes'")
+    assert not out.exists()
+
+
+def test_a_canonical_profile_head_on_text_is_one_line(tmp_path):
+    dataset, out = _bytes_dataset(tmp_path), tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", str(dataset), "--out", str(out), "-q", *TINY, "model.kmer_profile=on",
+                                      "model.profile_canonical=on"])
+    _one_line_error(result, "model.profile_canonical=on needs DNA k-mers")
     assert not out.exists()
