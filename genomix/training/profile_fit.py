@@ -276,4 +276,5 @@ def choose_profile_kmer_size(dataset: Any, task: Any, *, output_size: int, sizes
 
 
 __all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "choose_profile_kmer_size", "fit_profile_head",
-           "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles", "split_profiles", "whole_profiles"]
+           "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles", "split_profiles",
+           "whole_profiles"]
