@@ -34,8 +34,8 @@ from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
 from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
-from genomix.training.profile_fit import (choose_profile_kmer_size, fit_profile_head, fit_profile_statistics,
-                                          head_is_fitted)
+from genomix.training.profile_fit import (best_profile_kmer_size, fit_profile_head, fit_profile_kmer_sizes,
+                                          fit_profile_statistics, head_is_fitted)
 from genomix.training.pretrain_sources import weighted_training_split
 from genomix.training.sizing import model_kwargs_for, resolve_schedule
 from genomix.training.tasks import is_classification, make_task, sample_weights, training_targets
@@ -122,6 +122,7 @@ class Trainer:
         self.model_kwargs = model_kwargs_for(self.dataset, config.model, output_size=self.task.output_size,
                                              both_strands=config.reverse_complement == "on" and self._fits_profile_head())
         self.profile_kmer_choice: dict[str, Any] | None = None
+        self._chosen_profile_fit: dict[str, Any] | None = None
         self._choose_profile_kmer_size(fresh=resume_payload is None)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
@@ -171,10 +172,12 @@ class Trainer:
         if (not kwargs.get("kmer_profile") or kwargs.get("architecture") == "ref_alt" or kwargs.get("profile_kmer_size")
                 or kwargs.get("kmer_vocab") != "acgt" or not self._fits_profile_head()):
             return
-        k, scores = choose_profile_kmer_size(self.dataset, self.task, output_size=self.task.output_size,
-                                             canonical=bool(kwargs.get("profile_canonical")),
-                                             **self._profile_fit_options())
+        fits = fit_profile_kmer_sizes(self.dataset, self.task, output_size=self.task.output_size,
+                                      canonical=bool(kwargs.get("profile_canonical")), **self._profile_fit_options())
+        scores = {size: fit["scores"] for size, fit in fits.items()}
+        k = best_profile_kmer_size(scores)
         kwargs["profile_kmer_size"] = k
+        self._chosen_profile_fit = fits[k]  # _prepare_profile_head takes this head rather than fitting it again
         score = "log_loss" if is_classification(self.task) else "squared_error"
         self.profile_kmer_choice = {"chosen": k, "by": f"out_of_fold_{score}",
                                     "scores": {str(size): values for size, values in scores.items()}}
@@ -200,11 +203,16 @@ class Trainer:
             if mode == "on":
                 raise ConfigError("profile_fit=on needs a model with a k-mer profile head (model.kmer_profile)")
             return None
-        profiles = fit_profile_statistics(self.model, self.dataset)
-        if not self._fits_profile_head():
-            return None
-        fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles,
-                                  **self._profile_fit_options())
+        chosen, self._chosen_profile_fit = self._chosen_profile_fit, None
+        if chosen is not None:  # fitted while choosing its k: the same deterministic fit, not done twice
+            head.load_state_dict(chosen["head"].state_dict())
+            fitted = chosen["fit"]
+        else:
+            profiles = fit_profile_statistics(self.model, self.dataset)
+            if not self._fits_profile_head():
+                return None
+            fitted = fit_profile_head(self.model, self.dataset, self.task, train_profiles=profiles,
+                                      **self._profile_fit_options())
         if fresh:
             logger.info("k-mer profile head fitted as the k-mer baseline (C=%g, valid %s %.4f) and kept fixed; "
                         "training adds the network to its %s logits", fitted["C"], fitted["metric"], fitted["valid"],

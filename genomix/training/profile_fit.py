@@ -237,26 +237,25 @@ class _HeadOnly(torch.nn.Module):
 
 
 @torch.no_grad()
-def choose_profile_kmer_size(dataset: Any, task: Any, *, output_size: int, sizes: tuple[int, ...] = PROFILE_KMER_SIZES,
-                             seed: int = 0, folds: int = 5, metric: str | None = None,
-                             weights: np.ndarray | None = None,
-                             canonical: bool = False) -> tuple[int, dict[int, dict[str, float]]]:
-    """The k of a fitted DNA k-mer profile head: for each k in ``sizes``, the head fitted as
-    :func:`fit_profile_head` fits it (C chosen on valid), scored on its out-of-fold logits over the whole
-    training split (log loss for classification, mean squared error of the training targets for
-    regression): hundreds of training records decide, not a small valid split. With ``folds`` < 2, its
-    valid ``metric`` decides instead. Ties keep the smaller k. ``canonical``: strand-symmetric heads
-    (:class:`~genomix.models.kmers.KmerProfileHead`).
+def fit_profile_kmer_sizes(dataset: Any, task: Any, *, output_size: int, sizes: tuple[int, ...] = PROFILE_KMER_SIZES,
+                           seed: int = 0, folds: int = 5, metric: str | None = None, weights: np.ndarray | None = None,
+                           canonical: bool = False) -> dict[int, dict[str, Any]]:
+    """For each k in ``sizes``, a DNA k-mer profile head fitted as :func:`fit_profile_head` fits it (C chosen on
+    valid) and scored on its out-of-fold logits over the whole training split (log loss for classification,
+    mean squared error of the training targets for regression): hundreds of training records decide, not a
+    small valid split. With ``folds`` < 2, its valid ``metric`` decides instead. ``canonical``: strand-symmetric
+    heads (:class:`~genomix.models.kmers.KmerProfileHead`).
 
     Returns:
-        ``(k, {k: {"C", "valid", "out_of_fold"}})``.
+        ``{k: {"head": the fitted head, "fit": fit_profile_head's result, "scores": {"C", "valid",
+        "out_of_fold"}}}``: the trainer keeps the chosen k's head rather than fitting it again.
     """
     from genomix.models.kmers import KmerProfileHead
     from genomix.training.metrics import higher_is_better, log_loss
 
     train = dataset.split("train")
     targets = training_targets(task, train.labels).numpy()
-    scores: dict[int, dict[str, float]] = {}
+    fits: dict[int, dict[str, Any]] = {}
     for k in sizes:
         model = _HeadOnly(KmerProfileHead(output_size, k=k, vocab="acgt", canonical=canonical))
         profiles = whole_profiles(model.profile, train)
@@ -270,11 +269,32 @@ def choose_profile_kmer_size(dataset: Any, task: Any, *, output_size: int, sizes
             loss = log_loss(targets, torch.softmax(logits, dim=1).numpy())
         else:
             loss = float(np.mean((logits.numpy().reshape(len(targets), -1) - targets.reshape(len(targets), -1)) ** 2))
-        scores[k] = {"C": fitted["C"], "valid": fitted["valid"], "out_of_fold": loss}
-    best = min(sizes, key=lambda k: (scores[k]["out_of_fold"], k))
-    return best, scores
+        fits[k] = {"head": model.profile, "fit": fitted,
+                   "scores": {"C": fitted["C"], "valid": fitted["valid"], "out_of_fold": loss}}
+    return fits
 
 
-__all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "choose_profile_kmer_size", "fit_profile_head",
-           "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles", "split_profiles",
+def best_profile_kmer_size(scores: dict[int, dict[str, float]]) -> int:
+    """The k with the lowest out-of-fold loss (:func:`fit_profile_kmer_sizes`); ties keep the smaller k."""
+    return min(scores, key=lambda k: (scores[k]["out_of_fold"], k))
+
+
+def choose_profile_kmer_size(dataset: Any, task: Any, *, output_size: int, sizes: tuple[int, ...] = PROFILE_KMER_SIZES,
+                             seed: int = 0, folds: int = 5, metric: str | None = None,
+                             weights: np.ndarray | None = None,
+                             canonical: bool = False) -> tuple[int, dict[int, dict[str, float]]]:
+    """The k of a fitted DNA k-mer profile head (:func:`fit_profile_kmer_sizes`, then
+    :func:`best_profile_kmer_size`).
+
+    Returns:
+        ``(k, {k: {"C", "valid", "out_of_fold"}})``.
+    """
+    fits = fit_profile_kmer_sizes(dataset, task, output_size=output_size, sizes=sizes, seed=seed, folds=folds,
+                                  metric=metric, weights=weights, canonical=canonical)
+    scores = {k: fit["scores"] for k, fit in fits.items()}
+    return best_profile_kmer_size(scores), scores
+
+
+__all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "best_profile_kmer_size", "choose_profile_kmer_size",
+           "fit_profile_head", "fit_profile_kmer_sizes", "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles", "split_profiles",
            "whole_profiles"]

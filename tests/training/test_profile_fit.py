@@ -414,14 +414,17 @@ def test_the_profile_k_is_the_one_with_the_lowest_out_of_fold_log_loss(orchid_h5
 def test_training_chooses_the_profile_k_only_where_the_head_is_fitted(tmp_path, monkeypatch):
     from genomix.checkpoint import load_model
     from genomix.training import loop
-    from genomix.training.profile_fit import choose_profile_kmer_size
+    from genomix.models.kmers import KmerProfileHead
+    from genomix.training.profile_fit import _HeadOnly, choose_profile_kmer_size, fit_profile_kmer_sizes
 
     path = _long_two_class(tmp_path / "long.h5", length=600)  # 1-mer composition: 4 would win over 5, 6
     sizes = (5, 6)
-    monkeypatch.setattr(loop, "choose_profile_kmer_size",
-                        lambda *args, **kwargs: choose_profile_kmer_size(*args, sizes=sizes, **kwargs))
+    monkeypatch.setattr(loop, "fit_profile_kmer_sizes",
+                        lambda *args, **kwargs: fit_profile_kmer_sizes(*args, sizes=sizes, **kwargs))
     common = [*TINY, "epochs=1", "train_crop=200", "seed=0", "profile_folds=2"]
-    train(path, out_dir=tmp_path / "auto", config=load_config(None, common), device="cpu")
+    with monkeypatch.context() as patch:  # the chosen k's head is the one fitted while choosing, not refitted
+        patch.setattr(loop, "fit_profile_head", lambda *args, **kwargs: pytest.fail("the chosen head was fitted twice"))
+        train(path, out_dir=tmp_path / "auto", config=load_config(None, common), device="cpu")
     dataset = open_dataset(path)
     task = make_task(dataset)
     chosen, scores = choose_profile_kmer_size(dataset, task, output_size=2, folds=2, sizes=sizes, canonical=True)
@@ -432,6 +435,12 @@ def test_training_chooses_the_profile_k_only_where_the_head_is_fitted(tmp_path, 
     model, _ = load_model(tmp_path / "auto" / "best.pt")
     assert model.profile.k == chosen and model.profile.linear.in_features == 4 ** chosen
     assert model.profile.canonical  # trained on both strands (reverse_complement=auto on DNA): a canonical head
+    # the head kept from the k choice (not fitted twice) is the head fitted on its own, kept fixed by training
+    reference = _HeadOnly(KmerProfileHead(2, k=chosen, vocab="acgt", canonical=True))
+    fit_profile_head(reference, dataset, task, train_profiles=fit_profile_statistics(reference, dataset), seed=0,
+                     folds=2)
+    for name, tensor in reference.profile.state_dict().items():
+        assert torch.equal(model.profile.state_dict()[name], tensor), name
     given = [*common, "model.profile_kmer_size=3", "reverse_complement=off"]
     train(path, out_dir=tmp_path / "given", config=load_config(None, given), device="cpu")
     given_model = load_model(tmp_path / "given" / "best.pt")[0]
