@@ -131,7 +131,7 @@ def test_unknown_source_name_is_one_config_error(two_files, tmp_path):
 
 @pytest.mark.parametrize("value, fragment", [('{"small.fa" = -1}', "should be a number >= 0"),
                                              ('{"small.fa" = "x"}', "should be a number >= 0"),
-                                             ("4", "'source_weights' should be dict")])
+                                             ("4", "'source_weights' should be a table")])
 def test_bad_weights_are_config_errors(value, fragment):
     with pytest.raises(ConfigError, match=fragment):
         load_config(None, [f"source_weights={value}"])
