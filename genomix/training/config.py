@@ -285,7 +285,7 @@ def _typed_values(cls: type, raw: dict[str, Any], prefix: str, problems: list[st
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not expected:
-            kind = ("a table (source_weights={\"file.fa.gz\" = 4} on the command line)" if expected is dict
+            kind = (f"a table ({prefix}{key}={{\"name\" = value}} on the command line)" if expected is dict
                     else expected.__name__)
             problems.append(f"'{prefix}{key}' should be {kind}, got {value!r}")
             continue

@@ -174,8 +174,8 @@ class Trainer:
             return
         fits = fit_profile_kmer_sizes(self.dataset, self.task, output_size=self.task.output_size,
                                       canonical=bool(kwargs.get("profile_canonical")), **self._profile_fit_options())
+        k = best_profile_kmer_size(fits)
         scores = {size: fit["scores"] for size, fit in fits.items()}
-        k = best_profile_kmer_size(scores)
         kwargs["profile_kmer_size"] = k
         self._chosen_profile_fit = fits[k]  # _prepare_profile_head takes this head rather than fitting it again
         score = "log_loss" if is_classification(self.task) else "squared_error"

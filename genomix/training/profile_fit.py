@@ -274,27 +274,11 @@ def fit_profile_kmer_sizes(dataset: Any, task: Any, *, output_size: int, sizes: 
     return fits
 
 
-def best_profile_kmer_size(scores: dict[int, dict[str, float]]) -> int:
-    """The k with the lowest out-of-fold loss (:func:`fit_profile_kmer_sizes`); ties keep the smaller k."""
-    return min(scores, key=lambda k: (scores[k]["out_of_fold"], k))
+def best_profile_kmer_size(fits: dict[int, dict[str, Any]]) -> int:
+    """The k of the fit (:func:`fit_profile_kmer_sizes`) with the lowest out-of-fold loss; ties keep the smaller k."""
+    return min(fits, key=lambda k: (fits[k]["scores"]["out_of_fold"], k))
 
 
-def choose_profile_kmer_size(dataset: Any, task: Any, *, output_size: int, sizes: tuple[int, ...] = PROFILE_KMER_SIZES,
-                             seed: int = 0, folds: int = 5, metric: str | None = None,
-                             weights: np.ndarray | None = None,
-                             canonical: bool = False) -> tuple[int, dict[int, dict[str, float]]]:
-    """The k of a fitted DNA k-mer profile head (:func:`fit_profile_kmer_sizes`, then
-    :func:`best_profile_kmer_size`).
-
-    Returns:
-        ``(k, {k: {"C", "valid", "out_of_fold"}})``.
-    """
-    fits = fit_profile_kmer_sizes(dataset, task, output_size=output_size, sizes=sizes, seed=seed, folds=folds,
-                                  metric=metric, weights=weights, canonical=canonical)
-    scores = {k: fit["scores"] for k, fit in fits.items()}
-    return best_profile_kmer_size(scores), scores
-
-
-__all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "best_profile_kmer_size", "choose_profile_kmer_size",
-           "fit_profile_head", "fit_profile_kmer_sizes", "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles", "split_profiles",
-           "whole_profiles"]
+__all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "best_profile_kmer_size", "fit_profile_head",
+           "fit_profile_kmer_sizes", "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles",
+           "split_profiles", "whole_profiles"]

@@ -375,11 +375,12 @@ def test_the_profile_k_is_the_one_with_the_lowest_out_of_fold_log_loss(orchid_h5
     from sklearn.preprocessing import StandardScaler
 
     from genomix.training.metrics import classification_metrics, log_loss
-    from genomix.training.profile_fit import C_GRID, choose_profile_kmer_size
+    from genomix.training.profile_fit import C_GRID, best_profile_kmer_size, fit_profile_kmer_sizes
 
     dataset = open_dataset(orchid_h5)
     task = make_task(dataset)
-    k, scores = choose_profile_kmer_size(dataset, task, output_size=task.output_size, sizes=(2, 3, 4), folds=3)
+    fits = fit_profile_kmer_sizes(dataset, task, output_size=task.output_size, sizes=(2, 3, 4), folds=3)
+    k, scores = best_profile_kmer_size(fits), {size: fit["scores"] for size, fit in fits.items()}
     labels = {name: np.asarray(dataset.split(name).labels) for name in ("train", "valid")}
     n_classes = len(dataset.classes)
 
@@ -415,7 +416,7 @@ def test_training_chooses_the_profile_k_only_where_the_head_is_fitted(tmp_path, 
     from genomix.checkpoint import load_model
     from genomix.training import loop
     from genomix.models.kmers import KmerProfileHead
-    from genomix.training.profile_fit import _HeadOnly, choose_profile_kmer_size, fit_profile_kmer_sizes
+    from genomix.training.profile_fit import _HeadOnly, best_profile_kmer_size, fit_profile_kmer_sizes
 
     path = _long_two_class(tmp_path / "long.h5", length=600)  # 1-mer composition: 4 would win over 5, 6
     sizes = (5, 6)
@@ -427,7 +428,8 @@ def test_training_chooses_the_profile_k_only_where_the_head_is_fitted(tmp_path, 
         train(path, out_dir=tmp_path / "auto", config=load_config(None, common), device="cpu")
     dataset = open_dataset(path)
     task = make_task(dataset)
-    chosen, scores = choose_profile_kmer_size(dataset, task, output_size=2, folds=2, sizes=sizes, canonical=True)
+    fits = fit_profile_kmer_sizes(dataset, task, output_size=2, folds=2, sizes=sizes, canonical=True)
+    chosen, scores = best_profile_kmer_size(fits), {size: fit["scores"] for size, fit in fits.items()}
     recorded = json.loads((tmp_path / "auto" / "config.json").read_text())["profile_kmer_size"]
     assert recorded["chosen"] == chosen and recorded["by"] == "out_of_fold_log_loss"
     assert {int(k): v["out_of_fold"] for k, v in recorded["scores"].items()} == pytest.approx(
