@@ -94,3 +94,30 @@ def test_the_decoder_learning_rate_scale_is_sized_from_the_task(orchid_h5):
     assert resolve_schedule(open_dataset(orchid_h5), load_config(None, [])).decoder_lr_scale == DECODER_LR_SCALE
     chosen = resolve_schedule(open_dataset(orchid_h5), load_config(None, ["decoder_lr_scale=3"]))
     assert chosen.decoder_lr_scale == 3
+
+
+def _order_task():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "pipelines" / "order_task.py"
+    spec = importlib.util.spec_from_file_location("order_task", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_order_task_labels_which_motif_comes_first_and_is_seeded():
+    task = _order_task()
+    records = task.order_records(400, 120, "GATTACAGT", "CCGGTTAAC", seed=3)
+    assert records == task.order_records(400, 120, "GATTACAGT", "CCGGTTAAC", seed=3)
+    assert records != task.order_records(400, 120, "GATTACAGT", "CCGGTTAAC", seed=4)
+    for _, sequence, label in records:
+        assert len(sequence) == 120 and set(sequence) <= set("ACGT")
+        a, b = sequence.find("GATTACAGT"), sequence.find("CCGGTTAAC")
+        assert a >= 0 and b >= 0
+        if sequence.count("GATTACAGT") == 1 and sequence.count("CCGGTTAAC") == 1:
+            assert label == ("AB" if a < b else "BA")
+    assert 150 < sum(label == "AB" for *_, label in records) < 250
+    with pytest.raises(ValueError, match="cannot hold"):
+        task.order_records(1, 17, "GATTACAGT", "CCGGTTAAC", seed=0)
