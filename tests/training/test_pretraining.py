@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, pipeline_module
 
 from genomix.checkpoint import read_checkpoint, save_checkpoint
 from genomix.datasets.pretrain import build_pretraining_dataset
@@ -224,13 +224,7 @@ def test_pretraining_under_torchrun_two_processes(lambda_h5, tmp_path):
 
 def test_recipe_options_validate():
     """pipelines/pretrain_recipe.py's option lists are valid configs (one validation pass, as a run does)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "pipelines" / "pretrain_recipe.py"
-    spec = importlib.util.spec_from_file_location("pretrain_recipe", path)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = pipeline_module("pretrain_recipe")
     assert load_config(None, recipe.PRETRAIN).source_weights == recipe.SOURCE_WEIGHTS
     assert set(recipe.SOURCE_WEIGHTS) <= {f"{key}.train.fa.gz" for key in recipe.SETS}  # files stage_data writes
     config = load_config(None, [*recipe.FINETUNE, "init=PRE/best.pt", "freeze_backbone_steps=10"])

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import pipeline_module
 
 from genomix.datasets.store import open_dataset
 from genomix.training.batches import batch_reader
@@ -96,19 +97,8 @@ def test_the_decoder_learning_rate_scale_is_sized_from_the_task(orchid_h5):
     assert chosen.decoder_lr_scale == 3
 
 
-def _order_task():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "pipelines" / "order_task.py"
-    spec = importlib.util.spec_from_file_location("order_task", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_order_task_labels_which_motif_comes_first_and_is_seeded():
-    task = _order_task()
+    task = pipeline_module("order_task")
     records = task.order_records(400, 120, "GATTACAGT", "CCGGTTAAC", seed=3)
     assert records == task.order_records(400, 120, "GATTACAGT", "CCGGTTAAC", seed=3)
     assert records != task.order_records(400, 120, "GATTACAGT", "CCGGTTAAC", seed=4)
