@@ -21,6 +21,9 @@ BASES = np.array(list("ACGT"))
 
 def order_records(n: int, length: int, motif_a: str, motif_b: str, seed: int) -> list[tuple[str, str, str]]:
     """``(id, sequence, label)`` for ``n`` seeded sequences (see the module docstring)."""
+    for motif in (motif_a, motif_b):
+        if not motif or set(motif) - set("ACGT"):
+            raise ValueError(f"motif {motif!r} should be bases A, C, G, T")
     width = max(len(motif_a), len(motif_b))
     if length < 2 * width + 1:
         raise ValueError(f"length {length} cannot hold both motifs apart")
@@ -47,8 +50,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="folder for order.fasta.gz and order.labels.tsv")
     args = parser.parse_args()
+    try:
+        records = order_records(args.n, args.length, args.motif_a.upper(), args.motif_b.upper(), args.seed)
+    except ValueError as error:
+        parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
-    records = order_records(args.n, args.length, args.motif_a.upper(), args.motif_b.upper(), args.seed)
     with gzip.open(args.out / "order.fasta.gz", "wt") as fasta:
         fasta.writelines(f">{name}\n{sequence}\n" for name, sequence, _ in records)
     with open(args.out / "order.labels.tsv", "w") as labels:

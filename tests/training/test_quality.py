@@ -111,3 +111,5 @@ def test_the_order_task_labels_which_motif_comes_first_and_is_seeded():
     assert 150 < sum(label == "AB" for *_, label in records) < 250
     with pytest.raises(ValueError, match="cannot hold"):
         task.order_records(1, 17, "GATTACAGT", "CCGGTTAAC", seed=0)
+    with pytest.raises(ValueError, match="should be bases"):
+        task.order_records(1, 100, "GATTNCAGT", "CCGGTTAAC", seed=0)
