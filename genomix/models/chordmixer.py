@@ -30,13 +30,14 @@ from torch import Tensor, nn
 from genomix.models.embedding import embed_low_precision
 from genomix.models.kmers import KMER_VOCABS, KmerEmbedding, KmerProfileHead
 from genomix.models.norms import NORMS, apply_norm, make_norm
-from genomix.models.pooling import segment_mean
+from genomix.models.pooling import segment_mean, segment_moments
 from genomix.models.rotation import Rotation, build_rotation, rotate_add
 
 EMBEDDINGS = ("sparse", "linear", "kmer")
 RESIDUAL_INITS = ("xavier", "zero")
 CHECKPOINTING = (False, True, "block", "segments", "segments_bf16")
 DECODERS = ("linear", "per_position", "none")
+POOLINGS = ("mean", "moments")
 EMBED_CHUNK = 1 << 14
 """Rows of ``'linear'`` embedding computed at a time in inference under autocast (no float32 copy)."""
 
@@ -266,13 +267,22 @@ class ChordMixerEncoder(nn.Module):
 
 
 class LinearDecoder(nn.Module):
-    """Mean over each sequence's positions, then ``Linear(D, output_size)``."""
+    """Pool each sequence's positions, then ``Linear``: ``pooling='mean'`` (published: ``Linear(D, output_size)``
+    on the means) or ``'moments'`` (``Linear(2 D, output_size)`` on the means and each channel's first position
+    moment, :func:`~genomix.models.pooling.segment_moments`: where along the sequence a feature lies)."""
 
-    def __init__(self, embedding_size: int, output_size: int) -> None:
+    def __init__(self, embedding_size: int, output_size: int, pooling: str = "mean") -> None:
         super().__init__()
-        self.decoder = nn.Linear(embedding_size, output_size)
+        _check_choice("pooling", pooling, POOLINGS)
+        self.pooling = pooling
+        self.decoder = nn.Linear(embedding_size * (2 if pooling == "moments" else 1), output_size)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        if self.pooling == "moments":
+            if lengths is None:
+                lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.int64, device=x.device)
+                x = x.reshape(-1, x.shape[-1])
+            return self.decoder(segment_moments(x, lengths))
         if lengths is None:  # float32 for bf16 rows, float64 for float64 ones, as segment_mean
             pooled = x.mean(dim=1, dtype=torch.promote_types(x.dtype, torch.float32))
         else:
@@ -328,6 +338,9 @@ class ChordMixer(nn.Module):
             profile head still read the whole sequence). A model trained on ``W``-long windows of long
             sequences then sees, at any length, inputs like those it was trained on. Variable-lengths
             mode only.
+        pooling: ``'mean'`` (published) or ``'moments'``: the ``'linear'`` decoder reads each channel's mean
+            and its first moment along the sequence, so the model can tell where in a sequence a feature
+            lies (the rotation is cyclic and a mean forgets it; :func:`~genomix.models.pooling.segment_moments`).
 
     Shapes:
         equal lengths: ``(B, L)`` tokens or ``(B, L, C)`` values -> ``(B, output_size)``.
@@ -341,7 +354,8 @@ class ChordMixer(nn.Module):
                  prenorm: str = "None", norm: str = "None", var_len: bool = False,
                  grad_checkpointing: bool | str = False, *, kmer_size: int = 4, kmer_vocab: str = "acgt",
                  kmer_buckets: int = 4096, kmer_profile: bool = False, profile_kmer_size: int = 0,
-                 profile_canonical: bool = False, residual_init: str = "xavier", encoder_window: int = 0) -> None:
+                 profile_canonical: bool = False, residual_init: str = "xavier", encoder_window: int = 0,
+                 pooling: str = "mean") -> None:
         super().__init__()
         if encoder_window < 0 or (encoder_window and not var_len):
             raise ValueError(f"encoder_window must be 0, or >= 1 with var_len=True; got {encoder_window} "
@@ -350,6 +364,9 @@ class ChordMixer(nn.Module):
         _check_choice("embedding_type", embedding_type, EMBEDDINGS)
         _check_choice("kmer_vocab", kmer_vocab, KMER_VOCABS)
         _check_choice("residual_init", residual_init, RESIDUAL_INITS)
+        _check_choice("pooling", pooling, POOLINGS)
+        if pooling != "mean" and decoder != "linear":
+            raise ValueError(f"pooling={pooling!r} needs the 'linear' decoder; got decoder={decoder!r}")
         if kmer_profile and decoder != "linear":
             raise ValueError(f"kmer_profile needs the 'linear' decoder; got decoder={decoder!r}")
         self.residual_init = residual_init
@@ -367,7 +384,7 @@ class ChordMixer(nn.Module):
             self.embedding = nn.Linear(input_size, embedding_size)
         self.encoder = encoder
         if decoder == "linear":
-            self.decoder = LinearDecoder(embedding_size, output_size)
+            self.decoder = LinearDecoder(embedding_size, output_size, pooling)
         elif decoder == "per_position":
             self.decoder = PerPositionDecoder(embedding_size, output_size)
         else:

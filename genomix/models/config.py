@@ -25,8 +25,8 @@ KMER_VOCABS = ("auto", "acgt", "hashed")
 RESIDUAL_INITS = ("zero", "xavier")
 DIFFERENCES = ("auto", "mean", "sum")
 SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "profile_kmer_size",
-         "profile_canonical", "difference", "encoder_window")
-CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "encoder_window")
+         "profile_canonical", "difference", "encoder_window", "pooling")
+CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "encoder_window", "pooling")
 """Options of :class:`~genomix.models.chordmixer.ChordMixer` that the ref/alt model does not take (its
 k-mers are exact DNA k-mers, its head reads pooled features)."""
 DEFAULT_KMER_SIZE = {"dna": 4, "bytes": 3}
@@ -70,6 +70,10 @@ class ModelConfig:
             ``'xavier'`` (published).
         encoder_window: ChordMixer only: longer sequences go through the encoder in pieces of at most this
             many positions (0: whole; -1: the training window when training on windows, else 0).
+        pooling: ChordMixer only: ``'mean'`` (published), ``'moments'`` (the decoder also reads each channel's
+            first moment along the sequence: where a feature lies) or ``'auto'``: ``'moments'`` for sequences
+            read whole, ``'mean'`` for a model trained on windows of longer sequences (a window's places are
+            not the sequence's; resolved by :func:`genomix.training.sizing.resolve_schedule`, else ``'mean'``).
         difference: ref/alt variant model only: ``'sum'`` (the head reads the difference of the
             windows' summed features), ``'mean'`` (published: of their means) or ``'auto'`` (``'sum'``).
 
@@ -94,6 +98,7 @@ class ModelConfig:
     residual_init: str = _choice("zero", RESIDUAL_INITS)
     difference: str = _choice("auto", DIFFERENCES)
     encoder_window: int = _bounded(-1, low=-1)
+    pooling: str = _choice("auto", ("auto", "mean", "moments"))
 
     def backbone_kwargs(self) -> dict[str, Any]:
         """The options that go to the model's constructor unchanged (all but :data:`SIZED`)."""
@@ -150,7 +155,7 @@ class ModelConfig:
                  "kmer_profile": bool(profile), "profile_kmer_size": self.profile_kmer_size,
                  "profile_canonical": bool(canonical and profile)}
         return {**sized, "embedding_type": embedding, "decoder": "linear", **backbone, **kmers, "var_len": True,
-                "encoder_window": max(self.encoder_window, 0)}
+                "encoder_window": max(self.encoder_window, 0), "pooling": "mean" if self.pooling == "auto" else self.pooling}
 
 
 def validate(config: ModelConfig, *, prefix: str = "model.") -> list[str]:

@@ -12,7 +12,7 @@ from genomix.models.config import validate
 
 OPTIONS_BEYOND_PUBLISHED = ("kmer_size", "kmer_vocab", "kmer_buckets", "kmer_profile", "profile_kmer_size",
                             "profile_canonical", "residual_init",
-                            "difference", "encoder_window")
+                            "difference", "encoder_window", "pooling")
 from genomix.models.variant import RefAltModel
 
 LEGACY_CHORDMIXER = {"input_size": 16, "output_size": 3, "embedding_type": "sparse", "decoder": "linear",
@@ -87,7 +87,7 @@ def test_one_factory_builds_every_model_from_legacy_kwargs():
     with pytest.raises(ValueError, match="architecture should be one of"):
         build_model({**LEGACY_CHORDMIXER, "architecture": "cnn"})
     with pytest.raises(ValueError, match="does not take these arguments"):
-        build_model({**LEGACY_CHORDMIXER, "pooling": "mean"})
+        build_model({**LEGACY_CHORDMIXER, "attention_heads": 4})
 
 
 def test_an_old_checkpoint_loads(tmp_path):

@@ -45,8 +45,9 @@ def test_the_default_options_give_the_published_model():
                            torch.zeros_like(published.encoder.chordmixer_blocks[0].mix.fc2.weight))
 
 
-def test_zero_residual_init_starts_every_block_as_the_identity_and_the_network_at_a_constant():
-    model = _model(kmer_profile=False).eval()
+@pytest.mark.parametrize("pooling", ["mean", "moments"])
+def test_zero_residual_init_starts_every_block_as_the_identity_and_the_network_at_a_constant(pooling):
+    model = _model(kmer_profile=False, pooling=pooling).eval()
     tokens, lengths = _sequences()
     with torch.no_grad():
         rows = model.embed(tokens, lengths)
@@ -55,7 +56,8 @@ def test_zero_residual_init_starts_every_block_as_the_identity_and_the_network_a
     assert torch.equal(out, torch.zeros_like(out))
 
 
-@pytest.mark.parametrize("options", [OPTIONS, dict(OPTIONS, kmer_vocab="hashed", kmer_buckets=97)])
+@pytest.mark.parametrize("options", [OPTIONS, dict(OPTIONS, kmer_vocab="hashed", kmer_buckets=97),
+                                     dict(OPTIONS, pooling="moments")])
 def test_a_sequence_does_not_depend_on_its_batch(options):
     model = _perturb(_model(**options)).eval()
     tokens, lengths = _sequences()
@@ -69,9 +71,10 @@ def test_a_sequence_does_not_depend_on_its_batch(options):
     torch.testing.assert_close(shuffled, together[order], atol=1e-5, rtol=1e-5)
 
 
-def test_equal_length_mode_matches_variable_length_mode():
-    variable = _perturb(_model())
-    equal = _model(var_len=False)
+@pytest.mark.parametrize("pooling", ["mean", "moments"])
+def test_equal_length_mode_matches_variable_length_mode(pooling):
+    variable = _perturb(_model(pooling=pooling))
+    equal = _model(var_len=False, pooling=pooling)
     equal.load_state_dict(variable.state_dict())
     tokens = torch.from_numpy(np.random.default_rng(1).integers(1, 7, (3, 64)))
     with torch.no_grad():
@@ -179,6 +182,8 @@ def test_a_canonical_head_is_only_for_dna_kmers_and_loads_plain_weights():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(kmer_profile=True, decoder="none"), "kmer_profile needs the 'linear' decoder"),
     (dict(residual_init="orthogonal"), "residual_init"),
+    (dict(pooling="max"), "pooling must be one of 'mean', 'moments'"),
+    (dict(pooling="moments", kmer_profile=False, decoder="none"), "pooling='moments' needs the 'linear' decoder"),
     (dict(kmer_vocab="protein"), "kmer_vocab"),
 ])
 def test_bad_options_are_named(kwargs, message):
@@ -252,3 +257,19 @@ def test_a_profile_head_of_another_k_counts_its_own_kmers(profile_k):
     assert same.profile.k == OPTIONS["kmer_size"]
     with pytest.raises(ValueError, match="profile_kmer_size must be >= 0"):
         _model(profile_kmer_size=-1)
+
+
+def test_moment_pooling_sees_where_a_feature_lies_and_mean_pooling_does_not():
+    """The encoder is equivariant to cyclic shifts of a sequence (the rotation is cyclic, the MLP per position):
+    a mean-pooled model of single tokens gives a sequence and its halves swapped the same output, one that
+    pools moments tells them apart."""
+    tokens = torch.from_numpy(np.random.default_rng(3).integers(1, 7, 64))
+    swapped = torch.cat([tokens[32:], tokens[:32]])
+    lengths = torch.tensor([64])
+    outputs = {}
+    for pooling in ("mean", "moments"):
+        model = _perturb(_model(embedding_type="sparse", kmer_profile=False, pooling=pooling)).eval()
+        with torch.no_grad():
+            outputs[pooling] = model(tokens, lengths), model(swapped, lengths)
+    torch.testing.assert_close(*outputs["mean"], atol=1e-5, rtol=1e-5)
+    assert (outputs["moments"][0] - outputs["moments"][1]).abs().max() > 1e-2
