@@ -71,9 +71,10 @@ class ModelConfig:
         encoder_window: ChordMixer only: longer sequences go through the encoder in pieces of at most this
             many positions (0: whole; -1: the training window when training on windows, else 0).
         pooling: ChordMixer only: ``'mean'`` (published), ``'moments'`` (the decoder also reads each channel's
-            first moment along the sequence: where a feature lies) or ``'auto'``: ``'moments'`` for sequences
-            read whole, ``'mean'`` for a model trained on windows of longer sequences (a window's places are
-            not the sequence's; resolved by :func:`genomix.training.sizing.resolve_schedule`, else ``'mean'``).
+            first moment along the sequence: where a feature lies) or ``'auto'``: ``'mean'`` for a model trained
+            on windows of longer sequences (a window's places are not the sequence's), on DNA read whole
+            whichever a linear probe of k-mer places prefers (:mod:`genomix.training.position_probe`, run by
+            ``genomix train``); ``'mean'`` where nothing decides it.
         difference: ref/alt variant model only: ``'sum'`` (the head reads the difference of the
             windows' summed features), ``'mean'`` (published: of their means) or ``'auto'`` (``'sum'``).
 

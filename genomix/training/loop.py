@@ -34,6 +34,7 @@ from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
 from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
+from genomix.training.position_probe import probe_positions
 from genomix.training.profile_fit import (best_profile_kmer_size, fit_profile_head, fit_profile_kmer_sizes,
                                           fit_profile_statistics, head_is_fitted)
 from genomix.training.pretrain_sources import weighted_training_split
@@ -124,6 +125,8 @@ class Trainer:
         self.profile_kmer_choice: dict[str, Any] | None = None
         self._chosen_profile_fit: dict[str, Any] | None = None
         self._choose_profile_kmer_size(fresh=resume_payload is None)
+        self.pooling_choice: dict[str, Any] | None = None
+        self._choose_pooling(fresh=resume_payload is None)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
         torch.manual_seed(config.seed)
@@ -184,6 +187,27 @@ class Trainer:
         if fresh:
             logger.info("k-mer profile head: k=%d (out-of-fold %s: %s)", k, score.replace("_", " "),
                         ", ".join(f"k={size} {values['out_of_fold']:.4f}" for size, values in scores.items()))
+
+    def _choose_pooling(self, *, fresh: bool) -> None:
+        """``model.pooling='auto'`` on DNA read whole (``resolve_schedule`` makes it ``'mean'`` for training
+        windows): ``'moments'`` or ``'mean'``, whichever a linear probe of where k-mers lie prefers out of fold
+        (:mod:`genomix.training.position_probe`; deterministic, so a resumed run chooses the same)."""
+        kwargs = self.model_kwargs
+        if self.config.model.pooling != "auto" or kwargs.get("architecture") == "ref_alt":
+            return
+        if kwargs.get("decoder") != "linear" or kwargs.get("kmer_vocab") != "acgt" or self.config.train_crop:
+            return  # model_kwargs keeps 'mean': values, text, token-level tasks, windows
+        options = self._profile_fit_options()
+        choice = probe_positions(self.dataset, self.task, output_size=self.task.output_size, seed=options["seed"],
+                                 folds=max(2, options["folds"]), metric=options["metric"], weights=options["weights"])
+        kwargs["pooling"] = choice["chosen"]
+        self.pooling_choice = choice
+        if fresh and choice["scores"]:
+            scores = choice["scores"]
+            logger.info("pooling: %s (%s: k-mer frequencies %.4f, with their places %.4f)", choice["chosen"],
+                        choice["by"].replace("_", " "), scores["mean"]["out_of_fold"], scores["moments"]["out_of_fold"])
+        elif fresh:
+            logger.info("pooling: %s (%s)", choice["chosen"], choice["by"])
 
     def _profile_fit_options(self) -> dict[str, Any]:
         """How the profile head is fitted (:func:`~genomix.training.profile_fit.fit_profile_head`): the run's
@@ -479,10 +503,10 @@ class Trainer:
 RESUME_KEYS = ("max_minutes", "num_threads")
 """Config keys that may change on ``--resume``: neither changes what the run computes."""
 
-ADDED_OPTIONS = {("model", "profile_canonical"): "off"}
+ADDED_OPTIONS = {("model", "profile_canonical"): "off", ("model", "pooling"): "mean"}
 """Options added after runs could have started, each with the value that computes what the code did before:
 a run saved without the option resumes as it started (``auto`` would now build another model)."""
-ADDED_MODEL_KWARGS = {"profile_canonical": False}
+ADDED_MODEL_KWARGS = {"profile_canonical": False, "pooling": "mean"}
 """The model keywords those options added, as a model saved without them was built (the constructor's default)."""
 
 
@@ -591,6 +615,7 @@ def train(
                     "steps_per_epoch": trainer.steps_per_epoch, "world_size": context.world_size,
                     "task": trainer.dataset.task, "classes": list(trainer.dataset.classes or []),
                     **({"profile_kmer_size": trainer.profile_kmer_choice} if trainer.profile_kmer_choice else {}),
+                    **({"pooling": trainer.pooling_choice} if trainer.pooling_choice else {}),
                 })
             n_params = sum(p.numel() for p in trainer.model.parameters())
             logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",

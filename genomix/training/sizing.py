@@ -86,9 +86,9 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
 
     * ``train_crop=-1``: :data:`AUTO_CROP` when the longest training sequence is longer than twice that
       (never for ``variant_effect`` pairs), else 0; ``model.max_seq_len=0`` then becomes the crop, and
-      ``model.encoder_window=-1`` the crop too (0 without one), and ``model.pooling='auto'`` ``'mean'`` with
-      a crop (or for ref/alt pairs), ``'moments'`` without (sequences read whole: where a feature lies in them
-      is information; docs/quality.md, ninth round).
+      ``model.encoder_window=-1`` the crop too (0 without one), and ``model.pooling='auto'`` ``'mean'`` with a
+      crop or for ref/alt pairs (where along a random window a feature lies says nothing of the sequence); on
+      sequences read whole the trainer decides it (:mod:`genomix.training.position_probe`).
     * ``epochs=0``: enough epochs for about :data:`TARGET_STEPS` optimizer steps (1 to
       :data:`MAX_AUTO_EPOCHS`).
     * ``eval_every=-1``: about :data:`AUTO_EVALUATIONS` evaluations per run, every
@@ -111,8 +111,8 @@ def resolve_schedule(dataset: Any, config: Any) -> Any:
         model = dataclasses.replace(model, max_seq_len=crop)
     if model.encoder_window < 0:  # the network then sees, at any length, pieces like its training windows
         model = dataclasses.replace(model, encoder_window=crop)
-    if model.pooling == "auto":  # where along a random window a feature lies says nothing about the sequence
-        model = dataclasses.replace(model, pooling="mean" if crop or pairs else "moments")
+    if model.pooling == "auto" and (crop or pairs):  # a random window's places are not the sequence's
+        model = dataclasses.replace(model, pooling="mean")
     epochs = config.epochs
     tokens = int(batch_reader(dataset, train_crop=crop).sizes(dataset.split("train"), crop=crop).sum())
     steps_per_epoch = max(1, math.ceil(tokens / (config.max_tokens * config.grad_accum)))

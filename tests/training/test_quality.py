@@ -47,12 +47,13 @@ def test_the_schedule_is_sized_from_the_dataset(orchid_h5):
     tokens = int(np.asarray(dataset.split("train").lengths).sum())
     steps_per_epoch = -(-tokens // config.max_tokens)
     assert config.train_crop == 0 and config.model.max_seq_len == 0  # orchids are short: no windows
-    assert config.model.encoder_window == 0
+    assert config.model.encoder_window == 0 and config.model.pooling == "auto"  # read whole: the trainer probes
     assert config.epochs == min(200, round(TARGET_STEPS / steps_per_epoch))
     assert config.eval_every > 0 and config.reverse_complement == "on"
     explicit = resolve_schedule(dataset, load_config(None, ["epochs=3", "train_crop=0", "eval_every=0",
-                                                           "reverse_complement=off"]))
-    assert (explicit.epochs, explicit.train_crop, explicit.eval_every, explicit.reverse_complement) == (3, 0, 0, "off")
+                                                           "reverse_complement=off", "model.pooling=mean"]))
+    assert (explicit.epochs, explicit.train_crop, explicit.eval_every, explicit.reverse_complement,
+            explicit.model.pooling) == (3, 0, 0, "off", "mean")
 
 
 def test_long_sequences_train_on_windows_of_auto_crop(tmp_path):
@@ -69,6 +70,8 @@ def test_long_sequences_train_on_windows_of_auto_crop(tmp_path):
     config = resolve_schedule(open_dataset(path), load_config(None, []))
     assert config.train_crop == AUTO_CROP and config.model.max_seq_len == AUTO_CROP
     assert config.model.encoder_window == AUTO_CROP  # at any length the network sees pieces like its windows
+    assert config.model.pooling == "mean"  # a random window's places are not the sequence's
+    assert resolve_schedule(open_dataset(path), load_config(None, ["model.pooling=moments"])).model.pooling == "moments"
 
 
 def test_reverse_complement_reads_either_strand(orchid_h5):
@@ -113,3 +116,16 @@ def test_the_order_task_labels_which_motif_comes_first_and_is_seeded():
         task.order_records(1, 17, "GATTACAGT", "CCGGTTAAC", seed=0)
     with pytest.raises(ValueError, match="should be bases"):
         task.order_records(1, 100, "GATTNCAGT", "CCGGTTAAC", seed=0)
+
+
+@pytest.mark.slow
+def test_the_defaults_learn_which_of_two_motifs_comes_first(order_h5, tmp_path):
+    """Only order tells the classes apart (``pipelines/order_task.py``): a mean-pooled model stays at chance
+    (docs/quality.md, eighth round); the defaults probe where k-mers lie, pool moments and learn it."""
+    fixed = ["epochs=30", "num_threads=1", "seed=0"]
+    train(order_h5, out_dir=tmp_path / "default", config=load_config(None, fixed), device="cpu")
+    ours = _test_metrics(order_h5, tmp_path / "default")
+    print(json.dumps(ours))
+    stored = json.loads((tmp_path / "default" / "config.json").read_text())
+    assert stored["model_kwargs"]["pooling"] == "moments" and stored["pooling"]["chosen"] == "moments"
+    assert ours["accuracy"] >= 0.8 and ours["roc_auc"] >= 0.9
