@@ -1,6 +1,7 @@
 # The quality suite of docs/quality.md: for each real shipped task, build the dataset, fit the k-mer
 # baseline, train ChordMixer with `genomix train` defaults (only the task's facts overridden), score test
-# once, and print one table of ChordMixer beside the baseline, with metrics by length quintile.
+# once, and print one table of ChordMixer beside the baseline, with metrics by length quintile; plus one
+# generated task (order: pipelines/order_task.py) where only the order of two motifs tells the classes apart.
 # Run from the repository root:  .venv/bin/python pipelines/bench_quality.py [--tasks insects,enhancers]
 #                                    [--minutes 30] [--out runs/quality]
 """Model quality against the k-mer baseline of the same run, on real shipped tasks, end to end.
@@ -31,6 +32,15 @@ def _taxonomy(name: str, folder: str = "taxonomy") -> list[str]:
             str(DATA / folder / f"{name}.labels.tsv"), "--dedup", "--split", "0.8,0.1,0.1", "--seed", "0"]
 
 
+def _order_task(folder: Path) -> list[str]:
+    """Writes the order-only task (pipelines/order_task.py: 20,000 sequences of 500 bp, class = which of two
+    planted motifs comes first) into ``folder``; returns its ``build-dataset`` arguments."""
+    subprocess.run([sys.executable, str(REPO / "pipelines" / "order_task.py"), "--n", "20000", "--out", str(folder)],
+                   check=True, cwd=REPO)
+    return ["taxonomy", "--fasta", str(folder / "order.fasta.gz"), "--labels", str(folder / "order.labels.tsv"),
+            "--split", "0.8,0.1,0.1", "--seed", "0"]
+
+
 TASKS: dict[str, dict] = {
     "insects": {"build": _taxonomy("Insects"), "k": 4},
     "fungi": {"build": _taxonomy("Fungi"), "k": 4},
@@ -42,6 +52,7 @@ TASKS: dict[str, dict] = {
     "austen": {"build": ["text", "--tsv", str(DATA / "text" / "austen_chapters.tsv.gz"), "--text-column", "text",
                          "--label-column", "novel", "--split", "0.7,0.15,0.15", "--seed", "0"], "k": 3},
     "mpra": {"build": None, "k": None},  # built by pipelines/mpra_baseline.py (ridge on alt - ref k-mers)
+    "order": {"build": _order_task, "k": 4},  # generated: only order tells the classes apart
 }
 
 
@@ -86,7 +97,8 @@ def run_task(name: str, folder: Path, *, minutes: float, overrides: list[str]) -
     if name == "mpra":
         return run_mpra(folder, minutes=minutes, overrides=overrides)
     if not dataset.exists():
-        genomix("build-dataset", *task["build"], "--out", str(dataset), "-q")
+        build = task["build"](folder) if callable(task["build"]) else task["build"]
+        genomix("build-dataset", *build, "--out", str(dataset), "-q")
     baseline_file = folder / f"baseline_kmer{task['k']}.json"
     if not baseline_file.exists():
         genomix("baseline", "kmer", str(dataset), "-k", str(task["k"]), "--out", str(baseline_file), "-q")

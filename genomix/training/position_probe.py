@@ -29,10 +29,10 @@ logger = logging.getLogger(__name__)
 PROBE_K = 4
 """k of the probe's k-mers: 256 frequencies and 256 position moments, the k-mer baseline's k."""
 MIN_GAIN = 0.01
-"""Out-of-fold loss the moments must gain over the frequencies alone to be chosen, as a fraction of the
-latter and in absolute terms (nats, or squared error of standardised targets): where places carry nothing the
-two differ by noise, and on a near-separable task (orchid genera: 0.027 against 0.018) by a hair that a
-network given places would spend on memorising a few dozen sequences."""
+"""Out-of-fold loss the moments must gain over the frequencies alone to be chosen (nats, or squared error of
+standardised targets; times the frequencies' loss where that is above 1): where places carry nothing the two
+differ by noise, and on a near-separable task by a hair (orchid genera: 0.027 against 0.018), too little to
+give a network of a few dozen training sequences the places to memorise them by (enhancers, above)."""
 
 
 def positional_profiles(split: Any, *, k: int = PROBE_K, chunk_tokens: int = 1 << 22) -> np.ndarray:
