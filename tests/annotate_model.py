@@ -1,7 +1,8 @@
 """A tiny trained classifier and FASTA files for the annotate tests (shared by tests/inference and tests/cli).
 
 ``tiny_checkpoint`` trains ChordMixer (about 16k parameters, one epoch) on the 94 orchid ITS records of
-``ls_orchid.gbk`` (5 genera) once per test session, its decoder pooling moments, and returns its ``best.pt`` and dataset.
+``ls_orchid.gbk`` (5 genera) once per test session, its decoder pooling moments, and returns its ``best.pt``
+and dataset.
 ``write_split_fasta`` writes a split's sequences back as FASTA (lower case mixed in, 60 bases a line),
 so annotate and ``genomix evaluate`` see exactly the same sequences.
 """

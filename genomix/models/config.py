@@ -156,7 +156,8 @@ class ModelConfig:
                  "kmer_profile": bool(profile), "profile_kmer_size": self.profile_kmer_size,
                  "profile_canonical": bool(canonical and profile)}
         return {**sized, "embedding_type": embedding, "decoder": "linear", **backbone, **kmers, "var_len": True,
-                "encoder_window": max(self.encoder_window, 0), "pooling": "mean" if self.pooling == "auto" else self.pooling}
+                "encoder_window": max(self.encoder_window, 0),
+                "pooling": "mean" if self.pooling == "auto" else self.pooling}
 
 
 def validate(config: ModelConfig, *, prefix: str = "model.") -> list[str]:

@@ -21,7 +21,8 @@ import torch
 
 from genomix.models.kmers import FIRST_KMER, kmer_ids, kmer_vocab_size
 from genomix.models.pooling import position_ramp
-from genomix.training.profile_fit import C_GRID, REGRESSION_C_GRID, _estimator, _fit, _logits, out_of_fold_logits
+from genomix.training.profile_fit import (C_GRID, REGRESSION_C_GRID, _estimator, _fit, _logits, out_of_fold_logits,
+                                          whole_sequences)
 from genomix.training.tasks import is_classification, training_targets
 
 logger = logging.getLogger(__name__)
@@ -39,23 +40,16 @@ def positional_profiles(split: Any, *, k: int = PROBE_K, chunk_tokens: int = 1 <
     """``(n, 2 * 4**k)`` float64: each sequence's DNA k-mer frequencies, then each k-mer's frequency weighted
     by where it lies (``ramp`` at its first base: mean 0 over the sequence), in split order."""
     n_ids = kmer_vocab_size(k, "acgt", 4096)
-    lengths = np.asarray(split.lengths, dtype=np.int64)
-    ends = np.cumsum(lengths)
-    rows, start = [], 0
-    while start < len(lengths):
-        done = ends[start - 1] if start else 0
-        stop = max(start + 1, int(np.searchsorted(ends, done + chunk_tokens, side="right")))
-        tokens, chunk_lengths = split.read_many(np.arange(start, stop))
-        chunk_lengths = torch.from_numpy(np.asarray(chunk_lengths, dtype=np.int64))
-        ids = kmer_ids(torch.from_numpy(np.asarray(tokens).astype(np.int64)), chunk_lengths, k=k, vocab="acgt")
-        owner = torch.repeat_interleave(torch.arange(len(chunk_lengths)), chunk_lengths) * n_ids + ids
-        sums = torch.zeros(2, len(chunk_lengths) * n_ids, dtype=torch.float64)
+    rows = []
+    for tokens, lengths in whole_sequences(split, chunk_tokens=chunk_tokens):
+        ids = kmer_ids(tokens, lengths, k=k, vocab="acgt")
+        owner = torch.repeat_interleave(torch.arange(len(lengths)), lengths) * n_ids + ids
+        sums = torch.zeros(2, len(lengths) * n_ids, dtype=torch.float64)
         sums[0].index_add_(0, owner, torch.ones(len(ids), dtype=torch.float64))
-        sums[1].index_add_(0, owner, position_ramp(chunk_lengths).double())
-        sums = sums.view(2, len(chunk_lengths), n_ids)[:, :, FIRST_KMER:]
+        sums[1].index_add_(0, owner, position_ramp(lengths).double())
+        sums = sums.view(2, len(lengths), n_ids)[:, :, FIRST_KMER:]
         total = sums[0].sum(1, keepdim=True).clamp(min=1)
         rows.append(torch.cat([sums[0] / total, sums[1] / total], 1).numpy())
-        start = stop
     return np.concatenate(rows) if rows else np.zeros((0, 2 * (n_ids - FIRST_KMER)))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -43,19 +44,25 @@ def head_is_fitted(profile_fit: str, *, train_crop: int, variant_pairs: bool) ->
     return profile_fit == "on" or (profile_fit == "auto" and bool(train_crop or variant_pairs))
 
 
-def whole_profiles(head: torch.nn.Module, split: Any, *, chunk_tokens: int = 1 << 22) -> torch.Tensor:
-    """``(n, n_kmers)`` float32 k-mer frequencies of a split's whole sequences, in split order, counted
-    with ``head``'s k-mers (a :class:`~genomix.models.kmers.KmerProfileHead`)."""
+def whole_sequences(split: Any, *, chunk_tokens: int = 1 << 22) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A split's whole sequences in split order, as ``(tokens (N,) int64, lengths (B,) int64)`` of consecutive
+    records holding about ``chunk_tokens`` tokens (at least one record) each."""
     lengths = np.asarray(split.lengths, dtype=np.int64)
     ends = np.cumsum(lengths)
-    rows, start = [], 0
+    start = 0
     while start < len(lengths):
         done = ends[start - 1] if start else 0
         stop = max(start + 1, int(np.searchsorted(ends, done + chunk_tokens, side="right")))
         tokens, chunk_lengths = split.read_many(np.arange(start, stop))
-        tokens = torch.from_numpy(np.asarray(tokens).astype(np.int64))
-        rows.append(head.profiles(tokens, torch.from_numpy(np.asarray(chunk_lengths, dtype=np.int64))))
+        yield (torch.from_numpy(np.asarray(tokens).astype(np.int64)),
+               torch.from_numpy(np.asarray(chunk_lengths, dtype=np.int64)))
         start = stop
+
+
+def whole_profiles(head: torch.nn.Module, split: Any, *, chunk_tokens: int = 1 << 22) -> torch.Tensor:
+    """``(n, n_kmers)`` float32 k-mer frequencies of a split's whole sequences, in split order, counted
+    with ``head``'s k-mers (a :class:`~genomix.models.kmers.KmerProfileHead`)."""
+    rows = [head.profiles(tokens, lengths) for tokens, lengths in whole_sequences(split, chunk_tokens=chunk_tokens)]
     if not rows:
         return torch.zeros(0, head.n_ids - 2)
     return torch.cat(rows)
@@ -281,4 +288,4 @@ def best_profile_kmer_size(fits: dict[int, dict[str, Any]]) -> int:
 
 __all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "best_profile_kmer_size", "fit_profile_head",
            "fit_profile_kmer_sizes", "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles",
-           "split_profiles", "whole_profiles"]
+           "split_profiles", "whole_profiles", "whole_sequences"]
