@@ -44,16 +44,18 @@ def head_is_fitted(profile_fit: str, *, train_crop: int, variant_pairs: bool) ->
     return profile_fit == "on" or (profile_fit == "auto" and bool(train_crop or variant_pairs))
 
 
-def whole_sequences(split: Any, *, chunk_tokens: int = 1 << 22) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """A split's whole sequences in split order, as ``(tokens (N,) int64, lengths (B,) int64)`` of consecutive
-    records holding about ``chunk_tokens`` tokens (at least one record) each."""
+def whole_sequences(split: Any, indices: np.ndarray | None = None, *,
+                    chunk_tokens: int = 1 << 22) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A split's whole sequences (``indices``: those records, in that order; default all, in split order), as
+    ``(tokens (N,) int64, lengths (B,) int64)`` of about ``chunk_tokens`` tokens (at least one record) each."""
     lengths = np.asarray(split.lengths, dtype=np.int64)
-    ends = np.cumsum(lengths)
+    indices = np.arange(len(lengths)) if indices is None else np.asarray(indices, dtype=np.int64)
+    ends = np.cumsum(lengths[indices])
     start = 0
-    while start < len(lengths):
+    while start < len(indices):
         done = ends[start - 1] if start else 0
         stop = max(start + 1, int(np.searchsorted(ends, done + chunk_tokens, side="right")))
-        tokens, chunk_lengths = split.read_many(np.arange(start, stop))
+        tokens, chunk_lengths = split.read_many(indices[start:stop])
         yield (torch.from_numpy(np.asarray(tokens).astype(np.int64)),
                torch.from_numpy(np.asarray(chunk_lengths, dtype=np.int64)))
         start = stop

@@ -48,6 +48,20 @@ def test_the_probe_wants_places_where_order_decides(order_h5):
     assert choice == probe_positions(dataset, task, output_size=2)  # deterministic: a resumed run chooses the same
 
 
+def test_a_subset_of_records_gets_the_same_rows_and_a_large_split_is_probed_on_a_seeded_subset(order_h5, monkeypatch):
+    import genomix.training.position_probe as probe
+
+    dataset = open_dataset(order_h5)
+    rows = np.array([5, 2, 700, 3])
+    np.testing.assert_array_equal(positional_profiles(dataset.split("train"), rows, chunk_tokens=300),
+                                  positional_profiles(dataset.split("train"))[rows])
+    monkeypatch.setattr(probe, "MAX_RECORDS", 600)
+    task = make_task(dataset)
+    choice = probe_positions(dataset, task, output_size=2)
+    assert choice["chosen"] == "moments" and choice == probe_positions(dataset, task, output_size=2)
+    assert choice != probe_positions(dataset, task, output_size=2, seed=1)  # another subset, other scores
+
+
 def test_the_probe_keeps_the_mean_where_composition_decides(orchid_h5):
     dataset = open_dataset(orchid_h5)
     assert probe_positions(dataset, make_task(dataset), output_size=len(dataset.classes))["chosen"] == "mean"
