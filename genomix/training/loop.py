@@ -193,10 +193,9 @@ class Trainer:
         windows): ``'moments'`` or ``'mean'``, whichever a linear probe of where k-mers lie prefers out of fold
         (:mod:`genomix.training.position_probe`; deterministic, so a resumed run chooses the same)."""
         kwargs = self.model_kwargs
-        if self.config.model.pooling != "auto" or kwargs.get("architecture") == "ref_alt":
-            return
-        if kwargs.get("decoder") != "linear" or kwargs.get("kmer_vocab") != "acgt" or self.config.train_crop:
-            return  # model_kwargs keeps 'mean': values, text, token-level tasks, windows
+        auto = self.config.model.pooling == "auto"
+        if not auto or kwargs.get("decoder") != "linear" or kwargs.get("kmer_vocab") != "acgt":
+            return  # model_kwargs keeps 'mean': values, text, token-level tasks (ref/alt pairs have no kmer_vocab)
         options = self._profile_fit_options()
         choice = probe_positions(self.dataset, self.task, output_size=self.task.output_size, seed=options["seed"],
                                  folds=max(2, options["folds"]), metric=options["metric"], weights=options["weights"])

@@ -21,8 +21,7 @@ import torch
 
 from genomix.models.kmers import FIRST_KMER, kmer_ids, kmer_vocab_size
 from genomix.models.pooling import position_ramp
-from genomix.training.profile_fit import (C_GRID, REGRESSION_C_GRID, _estimator, _fit, _logits, out_of_fold_logits,
-                                          whole_sequences)
+from genomix.training.profile_fit import best_c_on_valid, out_of_fold_logits, out_of_fold_loss, whole_sequences
 from genomix.training.tasks import is_classification, training_targets
 
 logger = logging.getLogger(__name__)
@@ -76,7 +75,7 @@ def probe_positions(dataset: Any, task: Any, *, output_size: int, seed: int = 0,
         :data:`MIN_GAIN` (times the other's, where that is above 1). Too few training records for two folds
         (per class): ``'mean'``, with empty scores.
     """
-    from genomix.training.metrics import higher_is_better, log_loss
+    from genomix.training.metrics import higher_is_better
 
     classification = is_classification(task)
     metric = metric or ("roc_auc" if classification else task.default_metric)
@@ -104,22 +103,12 @@ def probe_positions(dataset: Any, task: Any, *, output_size: int, seed: int = 0,
     scores: dict[str, dict[str, float]] = {}
     for name, columns in (("mean", slice(0, half)), ("moments", slice(0, 2 * half))):
         fit_x, valid_x = _standardise(x_train[:, columns], x_valid[:, columns])
-        best: tuple[float, float] | None = None
-        for c in C_GRID if classification else REGRESSION_C_GRID:
-            estimator = _fit(_estimator(classification, c, seed), fit_x, y_train, weights)
-            outputs = _logits(estimator, valid_x, classification=classification, output_size=output_size)
-            score = task.metrics(labels_valid, task.scores(torch.from_numpy(outputs))).get(metric)
-            score = -np.inf if score is None or not np.isfinite(score) else sign * float(score)
-            if best is None or score > best[0]:
-                best = (score, c)
-        assert best is not None
-        logits = out_of_fold_logits(fit_x, y_train, classification=classification, c=best[1], seed=seed,
-                                    folds=folds, output_size=output_size, weights=weights)
-        if classification:
-            loss = log_loss(y_train, torch.softmax(torch.from_numpy(logits), dim=1).numpy())
-        else:
-            loss = float(np.mean((logits.reshape(len(y_train), -1) - y_train.reshape(len(y_train), -1)) ** 2))
-        scores[name] = {"C": best[1], "valid": sign * best[0], "out_of_fold": float(loss)}
+        score, c, _ = best_c_on_valid(fit_x, y_train, valid_x, labels_valid, task, metric=metric,
+                                      output_size=output_size, seed=seed, weights=weights)
+        logits = out_of_fold_logits(fit_x, y_train, classification=classification, c=c, seed=seed, folds=folds,
+                                    output_size=output_size, weights=weights)
+        loss = out_of_fold_loss(classification, y_train, logits)
+        scores[name] = {"C": c, "valid": sign * score, "out_of_fold": loss}
     gain = scores["mean"]["out_of_fold"] - scores["moments"]["out_of_fold"]
     chosen = "moments" if gain > MIN_GAIN * max(1.0, scores["mean"]["out_of_fold"]) else "mean"
     by = f"out_of_fold_{'log_loss' if classification else 'squared_error'} of a {PROBE_K}-mer probe"

@@ -127,6 +127,44 @@ def _logits(estimator: Any, x: np.ndarray, *, classification: bool, output_size:
     return out
 
 
+def best_c_on_valid(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, labels_valid: np.ndarray,
+                    task: Any, *, metric: str, output_size: int, seed: int, weights: np.ndarray | None = None,
+                    c_grid: tuple[float, ...] | None = None, log_as: str | None = None) -> tuple[float, float, Any]:
+    """The linear model (logistic regression, or ridge ``alpha = 1 / C``) fitted on train at each C of ``c_grid``
+    (default :data:`C_GRID` or :data:`REGRESSION_C_GRID`) with the best valid ``metric``; the first C on ties.
+
+    Returns:
+        ``(score, C, fitted estimator)``, ``score`` signed so that higher is better (``-inf`` where the
+        metric is undefined). ``log_as``: log each C's valid metric under that name.
+    """
+    from genomix.training.metrics import higher_is_better
+
+    classification = is_classification(task)
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    best: tuple[float, float, Any] | None = None
+    for c in c_grid or (C_GRID if classification else REGRESSION_C_GRID):
+        estimator = _fit(_estimator(classification, c, seed), x_train, y_train, weights)
+        outputs = _logits(estimator, x_valid, classification=classification, output_size=output_size)
+        score = task.metrics(labels_valid, task.scores(torch.from_numpy(outputs))).get(metric)
+        score = -np.inf if score is None or not np.isfinite(score) else sign * float(score)
+        if log_as:
+            logger.info("%s: C=%g valid %s %.4f", log_as, c, metric, sign * score)
+        if best is None or score > best[0]:
+            best = (score, c, estimator)
+    assert best is not None
+    return best
+
+
+def out_of_fold_loss(classification: bool, targets: np.ndarray, logits: np.ndarray) -> float:
+    """How far out-of-fold outputs are from the training targets: log loss of their softmax (classification)
+    or mean squared error."""
+    from genomix.training.metrics import log_loss
+
+    if classification:
+        return float(log_loss(targets, torch.softmax(torch.from_numpy(np.asarray(logits)), dim=1).numpy()))
+    return float(np.mean((np.asarray(logits).reshape(len(targets), -1) - targets.reshape(len(targets), -1)) ** 2))
+
+
 @torch.no_grad()
 def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_profiles: torch.Tensor,
                      c_grid: tuple[float, ...] | None = None, seed: int = 0, folds: int = 5,
@@ -165,17 +203,9 @@ def fit_profile_head(model: torch.nn.Module, dataset: Any, task: Any, *, train_p
     x_valid = scale(split_profiles(model, dataset.split("valid")))
     y_train = training_targets(task, dataset.split("train").labels).numpy()
     labels_valid = np.asarray(dataset.split("valid").labels)
-    best: tuple[float, float, Any] | None = None
-    for c in c_grid or (C_GRID if classification else REGRESSION_C_GRID):
-        estimator = _fit(_estimator(classification, c, seed), x_train, y_train, weights)
-        outputs = _logits(estimator, x_valid, classification=classification, output_size=output_size)
-        score = task.metrics(labels_valid, task.scores(torch.from_numpy(outputs))).get(metric)
-        score = -np.inf if score is None or not np.isfinite(score) else sign * float(score)
-        logger.info("k-mer profile head: C=%g valid %s %.4f", c, metric, sign * score)
-        if best is None or score > best[0]:
-            best = (score, c, estimator)
-    assert best is not None
-    score, c, estimator = best
+    score, c, estimator = best_c_on_valid(x_train, y_train, x_valid, labels_valid, task, metric=metric,
+                                          output_size=output_size, seed=seed, weights=weights, c_grid=c_grid,
+                                          log_as="k-mer profile head")
     weight = torch.zeros_like(head.linear.weight, dtype=torch.float64)
     bias = torch.zeros_like(head.linear.bias, dtype=torch.float64)
     coef = torch.from_numpy(np.atleast_2d(estimator.coef_)).double()
@@ -260,7 +290,7 @@ def fit_profile_kmer_sizes(dataset: Any, task: Any, *, output_size: int, sizes: 
         "out_of_fold"}}}``: the trainer keeps the chosen k's head rather than fitting it again.
     """
     from genomix.models.kmers import KmerProfileHead
-    from genomix.training.metrics import higher_is_better, log_loss
+    from genomix.training.metrics import higher_is_better
 
     train = dataset.split("train")
     targets = training_targets(task, train.labels).numpy()
@@ -274,10 +304,8 @@ def fit_profile_kmer_sizes(dataset: Any, task: Any, *, output_size: int, sizes: 
         logits = fitted["train_logits"].double()
         if not fitted["folds"]:
             loss = -fitted["valid"] if higher_is_better(fitted["metric"]) else fitted["valid"]
-        elif is_classification(task):
-            loss = log_loss(targets, torch.softmax(logits, dim=1).numpy())
         else:
-            loss = float(np.mean((logits.numpy().reshape(len(targets), -1) - targets.reshape(len(targets), -1)) ** 2))
+            loss = out_of_fold_loss(is_classification(task), targets, logits.numpy())
         fits[k] = {"head": model.profile, "fit": fitted,
                    "scores": {"C": fitted["C"], "valid": fitted["valid"], "out_of_fold": loss}}
     return fits
@@ -288,6 +316,6 @@ def best_profile_kmer_size(fits: dict[int, dict[str, Any]]) -> int:
     return min(fits, key=lambda k: (fits[k]["scores"]["out_of_fold"], k))
 
 
-__all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "best_profile_kmer_size", "fit_profile_head",
-           "fit_profile_kmer_sizes", "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits", "pair_profiles",
-           "split_profiles", "whole_profiles", "whole_sequences"]
+__all__ = ["C_GRID", "PROFILE_KMER_SIZES", "REGRESSION_C_GRID", "best_c_on_valid", "best_profile_kmer_size",
+           "fit_profile_head", "fit_profile_kmer_sizes", "fit_profile_statistics", "head_is_fitted", "out_of_fold_logits",
+           "out_of_fold_loss", "pair_profiles", "split_profiles", "whole_profiles", "whole_sequences"]
