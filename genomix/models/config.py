@@ -25,7 +25,7 @@ KMER_VOCABS = ("auto", "acgt", "hashed")
 RESIDUAL_INITS = ("zero", "xavier")
 DIFFERENCES = ("auto", "mean", "sum")
 SIZED = ("max_seq_len", "embedding_type", "kmer_size", "kmer_vocab", "kmer_profile", "profile_kmer_size",
-         "profile_canonical", "difference", "encoder_window", "pooling")
+         "profile_canonical", "difference", "encoder_window", "pooling", "motifs")
 CHORDMIXER_ONLY = ("kmer_vocab", "kmer_buckets", "encoder_window", "pooling")
 """Options of :class:`~genomix.models.chordmixer.ChordMixer` that the ref/alt model does not take (its
 k-mers are exact DNA k-mers, its head reads pooled features)."""
@@ -77,6 +77,11 @@ class ModelConfig:
             ``genomix train``); ``'mean'`` where nothing decides it.
         difference: ref/alt variant model only: ``'sum'`` (the head reads the difference of the
             windows' summed features), ``'mean'`` (published: of their means) or ``'auto'`` (``'sum'``).
+        motifs: ref/alt variant model with a fitted profile head only: known transcription-factor motifs whose
+            change of best site score the head also reads (:class:`~genomix.models.motifs.MotifChange`):
+            ``'jaspar'`` (JASPAR CORE vertebrates), ``'jaspar:GROUP'``, a motif file (:mod:`genomix.io.motifs`),
+            ``'off'``, or ``'auto'``: JASPAR vertebrates where they raise the head's valid metric
+            (:mod:`genomix.training.motif_choice`, run by ``genomix train``).
 
     The defaults are what measured best in ``docs/quality.md``; ``embedding_type='sparse'``,
     ``kmer_profile='off'``, ``residual_init='xavier'`` give the published model.
@@ -100,6 +105,7 @@ class ModelConfig:
     difference: str = _choice("auto", DIFFERENCES)
     encoder_window: int = _bounded(-1, low=-1)
     pooling: str = _choice("auto", ("auto", "mean", "moments"))
+    motifs: str = "auto"
 
     def backbone_kwargs(self) -> dict[str, Any]:
         """The options that go to the model's constructor unchanged (all but :data:`SIZED`)."""
@@ -130,6 +136,9 @@ class ModelConfig:
         sized = {"input_size": int(input_size), "output_size": int(output_size),
                  "max_seq_len": int(max(self.max_seq_len or max_seq_len, 2))}
         backbone = self.backbone_kwargs()
+        if self.motifs not in ("auto", "off") and architecture != "ref_alt":
+            raise ConfigError(f"model.motifs={self.motifs!r} is for the ref/alt variant model (variant_effect "
+                              "datasets); this model reads one sequence")
         if architecture == "ref_alt":
             kept = {key: value for key, value in backbone.items() if key not in CHORDMIXER_ONLY}
             embedding = "kmer" if self.embedding_type == "auto" else self.embedding_type
@@ -139,7 +148,7 @@ class ModelConfig:
             return {"architecture": "ref_alt", **sized, **kept, "embedding_type": embedding,
                     "kmer_size": self.kmer_size or DEFAULT_KMER_SIZE["dna"],
                     "difference": "sum" if self.difference == "auto" else self.difference,
-                    "kmer_profile": self.kmer_profile != "off"}
+                    "kmer_profile": self.kmer_profile != "off", "motif_count": 0, "motif_width": 0}
         tokens = embedding_type != "linear"
         if self.embedding_type != "auto":
             embedding = self.embedding_type

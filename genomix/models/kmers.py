@@ -163,9 +163,12 @@ class KmerProfileHead(nn.Module):
         output_size: the network's outputs.
         k, vocab, buckets: the k-mers (see :func:`kmer_ids`).
         canonical: strand-symmetric profiles (``'acgt'`` k-mers only).
+        extra_features: further columns after the k-mers that the caller supplies through ``profiles``
+            (the ref/alt model's motif changes), standardised and weighted like them.
     """
 
-    def __init__(self, output_size: int, *, k: int, vocab: str, buckets: int = 4096, canonical: bool = False) -> None:
+    def __init__(self, output_size: int, *, k: int, vocab: str, buckets: int = 4096, canonical: bool = False,
+                 extra_features: int = 0) -> None:
         super().__init__()
         self.k, self.vocab, self.buckets, self.canonical = k, vocab, buckets, bool(canonical)
         self.n_ids = kmer_vocab_size(k, vocab, buckets)
@@ -174,9 +177,11 @@ class KmerProfileHead(nn.Module):
         # column of each k-mer's reverse complement (not saved: it follows from k)
         self.register_buffer("reverse_columns", reverse_complement_codes(k) if self.canonical else None,
                              persistent=False)
-        self.linear = nn.Linear(self.n_ids - FIRST_KMER, output_size)
-        self.register_buffer("mean", torch.zeros(self.n_ids - FIRST_KMER))
-        self.register_buffer("scale", torch.ones(self.n_ids - FIRST_KMER))
+        self.extra_features = int(extra_features)
+        width = self.n_ids - FIRST_KMER + self.extra_features
+        self.linear = nn.Linear(width, output_size)
+        self.register_buffer("mean", torch.zeros(width))
+        self.register_buffer("scale", torch.ones(width))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -217,7 +222,8 @@ class KmerProfileHead(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"k={self.k}, vocab={self.vocab!r}, kmers={self.n_ids - FIRST_KMER}"
-                + (", canonical=True" if self.canonical else ""))
+                + (", canonical=True" if self.canonical else "")
+                + (f", extra_features={self.extra_features}" if self.extra_features else ""))
 
 
 __all__ = ["KMER_VOCABS", "KmerEmbedding", "KmerProfileHead", "kmer_counts", "kmer_ids", "kmer_profiles",

@@ -11,7 +11,10 @@ each window's output does not depend on its batch neighbours).
 With ``kmer_profile``, a linear model of the k-mers the variant changes (the alt window's k-mer counts
 minus the ref window's, standardised over the training variants) is added to the head's output: the
 k-mer baseline of variant effects, which training can fit in closed form and keep fixed
-(``TrainConfig.profile_fit``) so the encoder learns only what it misses.
+(``TrainConfig.profile_fit``) so the encoder learns only what it misses. With ``motif_count``, that
+linear model also reads how the variant changes the best site of each known transcription-factor motif
+near it (:class:`~genomix.models.motifs.MotifChange`, matrices installed by ``genomix train``): what a
+k-mer model learns from its training elements carries over little to a new element, known motifs do.
 
 The constructor's keyword arguments are plain numbers and strings, and :meth:`RefAltModel.config`
 returns them, so a checkpoint rebuilds the model with ``RefAltModel(**config)``.
@@ -26,6 +29,7 @@ from torch import Tensor, nn
 
 from genomix.models.chordmixer import ChordMixer
 from genomix.models.kmers import KmerProfileHead, kmer_counts, kmer_ids
+from genomix.models.motifs import MotifChange
 from genomix.models.pooling import segment_mean
 
 HEADS = ("linear", "mlp")
@@ -60,6 +64,9 @@ class RefAltModel(nn.Module):
             windows' summed features (see the module docstring).
         kmer_profile: add the k-mer profile of the change (see the module docstring;
             :meth:`pair_profiles`), with ``kmer_size``-mers over ``A C G T``.
+        motif_count, motif_width: with ``kmer_profile``, the profile also holds each of ``motif_count`` motifs'
+            change of best site score (:class:`~genomix.models.motifs.MotifChange`; 0: none). The matrices
+            are buffers: :meth:`set_motifs` installs them, a checkpoint restores them.
 
     Shapes:
         ``forward(ref_tokens (N_ref,), ref_lengths (B,), alt_tokens (N_alt,), alt_lengths (B,))``
@@ -71,7 +78,7 @@ class RefAltModel(nn.Module):
                  prenorm: str = "None", norm: str = "None", head: str = "linear", head_hidden: int = 256,
                  head_dropout: float = 0.0, grad_checkpointing: bool = False, embedding_type: str = "sparse",
                  kmer_size: int = 4, residual_init: str = "xavier", difference: str = "mean",
-                 kmer_profile: bool = False) -> None:
+                 kmer_profile: bool = False, motif_count: int = 0, motif_width: int = 0) -> None:
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
@@ -81,6 +88,8 @@ class RefAltModel(nn.Module):
             raise ValueError(f"difference must be one of {', '.join(DIFFERENCES)}, got {difference!r}")
         if output_size < 1:
             raise ValueError(f"output_size must be >= 1, got {output_size}")
+        if motif_count and not kmer_profile:
+            raise ValueError("motif_count needs kmer_profile=True: the motif changes are columns of the profile head")
         self._config = {"input_size": int(input_size), "output_size": int(output_size),
                         "max_seq_len": int(max_seq_len), "track_size": int(track_size),
                         "hidden_size": int(hidden_size), "mlp_dropout": float(mlp_dropout),
@@ -88,7 +97,8 @@ class RefAltModel(nn.Module):
                         "head": head, "head_hidden": int(head_hidden), "head_dropout": float(head_dropout),
                         "embedding_type": embedding_type, "kmer_size": int(kmer_size),
                         "residual_init": residual_init, "difference": difference,
-                        "kmer_profile": bool(kmer_profile)}
+                        "kmer_profile": bool(kmer_profile), "motif_count": int(motif_count),
+                        "motif_width": int(motif_width)}
         self.difference = difference
         self.backbone = ChordMixer(input_size, 1, embedding_type=embedding_type, decoder="none",
                                    max_seq_len=max_seq_len, track_size=track_size, hidden_size=hidden_size,
@@ -107,7 +117,9 @@ class RefAltModel(nn.Module):
                 nn.init.zeros_(module.bias)
         if residual_init == "zero":
             nn.init.zeros_(self.head[-1].weight)
-        self.profile = KmerProfileHead(output_size, k=kmer_size, vocab="acgt") if kmer_profile else None
+        self.motifs = MotifChange(motif_count, motif_width) if motif_count else None
+        self.profile = (KmerProfileHead(output_size, k=kmer_size, vocab="acgt", extra_features=int(motif_count))
+                        if kmer_profile else None)
 
     @classmethod
     def from_pretrained(cls, folder: str, *, device: str | torch.device = "cpu") -> RefAltModel:
@@ -158,10 +170,17 @@ class RefAltModel(nn.Module):
         batch = len(ref_lengths)
         return pooled[:batch], pooled[batch:]
 
+    def set_motifs(self, matrices: Tensor) -> None:
+        """Install ``(motif_count, 4, motif_width)`` log-odds matrices (:func:`~genomix.models.motifs.log_odds`)."""
+        if self.motifs is None:
+            raise ValueError("set_motifs needs a model built with motif_count > 0")
+        self.motifs.set_matrices(matrices)
+
     def pair_profiles(self, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor,
                       alt_lengths: Tensor) -> Tensor:
-        """``(B, 4**k)`` float32: each variant's alt-window k-mer counts minus its ref window's (only the
-        k-mers overlapping the change differ); the input of the profile head."""
+        """``(B, 4**k [+ motif_count])`` float32: each variant's alt-window k-mer counts minus its ref window's
+        (only the k-mers overlapping the change differ), then with ``motif_count`` each motif's change of
+        best site score; the input of the profile head."""
         if self.profile is None:
             raise ValueError("pair_profiles needs a model with a k-mer profile (kmer_profile=True)")
         counts = []
@@ -169,7 +188,10 @@ class RefAltModel(nn.Module):
             lengths = torch.as_tensor(lengths, dtype=torch.int64, device=tokens.device)
             ids = kmer_ids(tokens.long(), lengths, k=self.profile.k, vocab="acgt")
             counts.append(kmer_counts(ids, lengths, self.profile.n_ids))
-        return counts[1] - counts[0]
+        change = counts[1] - counts[0]
+        if self.motifs is None:
+            return change
+        return torch.cat([change, self.motifs(ref_tokens, ref_lengths, alt_tokens, alt_lengths).to(change.dtype)], 1)
 
     def forward(self, ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor, alt_lengths: Tensor, *,
                 profile_logits: Tensor | None = None) -> Tensor:

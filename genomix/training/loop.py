@@ -34,6 +34,7 @@ from genomix.training.config import TrainConfig, from_dict
 from genomix.training.evaluate import predict_split
 from genomix.training.init import backbone_parameters, load_backbone
 from genomix.training.masking import MaskingPlan
+from genomix.training.motif_choice import choose_motifs
 from genomix.training.position_probe import probe_positions
 from genomix.training.profile_fit import (best_profile_kmer_size, fit_profile_head, fit_profile_kmer_sizes,
                                           fit_profile_statistics, head_is_fitted)
@@ -127,11 +128,16 @@ class Trainer:
         self._choose_profile_kmer_size(fresh=resume_payload is None)
         self.pooling_choice: dict[str, Any] | None = None
         self._choose_pooling(fresh=resume_payload is None)
+        self.motif_choice: dict[str, Any] | None = None
+        self._motif_matrices: torch.Tensor | None = None
+        self._choose_motifs(fresh=resume_payload is None)
         if resume_payload is not None:
             self._check_resume_fits(resume_payload)
         torch.manual_seed(config.seed)
         self.model = build_model(
             self.model_kwargs, grad_checkpointing=config.grad_checkpointing and config.checkpoint_mode).to(context.device)
+        if self._motif_matrices is not None:
+            self.model.set_motifs(self._motif_matrices.to(context.device))
         if resume_payload is None and config.init:  # fine-tuning: the pretrained backbone, a new decoder
             loaded = load_backbone(self.model, config.init, dataset=self.dataset)
             logger.info("loaded %d backbone tensors from %s", len(loaded), config.init)
@@ -207,6 +213,27 @@ class Trainer:
                         choice["by"].replace("_", " "), scores["mean"]["out_of_fold"], scores["moments"]["out_of_fold"])
         elif fresh:
             logger.info("pooling: %s (%s)", choice["chosen"], choice["by"])
+
+    def _choose_motifs(self, *, fresh: bool) -> None:
+        """``model.motifs`` on the ref/alt model with a fitted profile head: whether the head also reads known
+        motifs (:mod:`genomix.training.motif_choice`; ``'auto'``: where they win on valid)."""
+        kwargs, source = self.model_kwargs, self.config.model.motifs
+        if source == "off" or kwargs.get("architecture") != "ref_alt":
+            return  # ModelConfig refuses a named source for a one-sequence model
+        if not kwargs.get("kmer_profile") or not self._fits_profile_head():
+            if source != "auto":
+                raise ConfigError(f"model.motifs={source!r} needs the ref/alt model's fitted profile head "
+                                  "(model.kmer_profile and profile_fit not 'off')")
+            return
+        result = choose_motifs(self.dataset, self.task, kwargs, source, fit_options=self._profile_fit_options())
+        kwargs.update(result["kwargs"])
+        self._motif_matrices = result["matrices"]
+        self._chosen_profile_fit = result["fit"]  # _prepare_profile_head takes this head rather than fitting it again
+        self.motif_choice = choice = result["choice"]
+        if fresh:
+            scores = ", ".join(f"{name} {value:.4f}" for name, value in choice["scores"].items())
+            logger.info("motifs: %s %s (%d motifs; %s: %s)", "reading" if choice["chosen"] else "not reading",
+                        choice["source"], choice["motifs"], choice["by"].replace("_", " "), scores)
 
     def _profile_fit_options(self) -> dict[str, Any]:
         """How the profile head is fitted (:func:`~genomix.training.profile_fit.fit_profile_head`): the run's
@@ -502,10 +529,10 @@ class Trainer:
 RESUME_KEYS = ("max_minutes", "num_threads")
 """Config keys that may change on ``--resume``: neither changes what the run computes."""
 
-ADDED_OPTIONS = {("model", "profile_canonical"): "off", ("model", "pooling"): "mean"}
+ADDED_OPTIONS = {("model", "profile_canonical"): "off", ("model", "pooling"): "mean", ("model", "motifs"): "off"}
 """Options added after runs could have started, each with the value that computes what the code did before:
 a run saved without the option resumes as it started (``auto`` would now build another model)."""
-ADDED_MODEL_KWARGS = {"profile_canonical": False, "pooling": "mean"}
+ADDED_MODEL_KWARGS = {"profile_canonical": False, "pooling": "mean", "motif_count": 0, "motif_width": 0}
 """The model keywords those options added, as a model saved without them was built (the constructor's default)."""
 
 
@@ -615,6 +642,7 @@ def train(
                     "task": trainer.dataset.task, "classes": list(trainer.dataset.classes or []),
                     **({"profile_kmer_size": trainer.profile_kmer_choice} if trainer.profile_kmer_choice else {}),
                     **({"pooling": trainer.pooling_choice} if trainer.pooling_choice else {}),
+                    **({"motifs": trainer.motif_choice} if trainer.motif_choice else {}),
                 })
             n_params = sum(p.numel() for p in trainer.model.parameters())
             logger.info("model: %s parameters, %s; %d optimizer steps over %d epochs", f"{n_params:,}",

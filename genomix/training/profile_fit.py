@@ -79,7 +79,7 @@ def pair_profiles(model: torch.nn.Module, split: Any, *, chunk: int = 2048) -> t
     for start in range(0, len(split), chunk):
         arrays = read_pairs(split, np.arange(start, min(start + chunk, len(split))))
         rows.append(model.pair_profiles(*(torch.from_numpy(np.asarray(a).astype(np.int64)) for a in arrays)))
-    return torch.cat(rows) if rows else torch.zeros(0, model.profile.n_ids - 2)
+    return torch.cat(rows) if rows else torch.zeros(0, model.profile.linear.in_features)
 
 
 def split_profiles(model: torch.nn.Module, split: Any) -> torch.Tensor:

@@ -1,0 +1,89 @@
+"""Transcription-factor motifs (position frequency matrices) for :class:`~genomix.models.motifs.MotifChange`.
+
+A source is ``jaspar`` (JASPAR's CORE collection for vertebrates, latest release, read through the
+``pyjaspar`` package, which ships the database), ``jaspar:GROUP`` (another JASPAR taxonomic group:
+``plants``, ``insects``, ``fungi``, ``nematodes``, ``urochordates``, ``vertebrates``) or the path of a motif
+file in any format Biopython reads (``.jaspar``, ``.pfm``, ``.meme``, ``.transfac``; the format from the
+suffix).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genomix.errors import ConfigError
+
+JASPAR_GROUPS = ("vertebrates", "plants", "insects", "fungi", "nematodes", "urochordates")
+_FORMATS = {".jaspar": "jaspar", ".pfm": "pfm", ".meme": "minimal", ".transfac": "transfac", ".dat": "transfac"}
+
+
+@dataclass(frozen=True)
+class Motifs:
+    """Named count matrices, each ``(4, width)`` with rows A C G T."""
+
+    source: str
+    names: tuple[str, ...]
+    counts: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def load_motifs(source: str) -> Motifs:
+    """The motifs of ``source`` (see the module docstring).
+
+    Raises:
+        ConfigError: an unknown JASPAR group, a missing or unreadable file, or a file with no motifs.
+    """
+    if source == "jaspar" or source.startswith("jaspar:"):
+        group = source.partition(":")[2] or "vertebrates"
+        if group not in JASPAR_GROUPS:
+            raise ConfigError(f"unknown JASPAR group {group!r} in motifs={source!r}; one of {', '.join(JASPAR_GROUPS)}")
+        return _jaspar(source, group)
+    return _file(source)
+
+
+def _jaspar(source: str, group: str) -> Motifs:
+    try:
+        from pyjaspar import jaspardb
+    except ImportError as error:  # a dependency of genomix; a broken install
+        raise ConfigError(f"motifs={source!r} needs the pyjaspar package ({error})") from None
+    database = jaspardb()
+    found = database.fetch_motifs(collection="CORE", tax_group=[group])
+    return _motifs(f"{source} ({database.release} CORE {group})", found)
+
+
+def _file(source: str) -> Motifs:
+    path = Path(source)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"motifs={source!r}: not 'auto', 'off', 'jaspar' or 'jaspar:GROUP', and not a motif file "
+                          f"with a known suffix ({', '.join(_FORMATS)})")
+    if not path.is_file():
+        raise ConfigError(f"motifs={source!r}: no such file")
+    from Bio import motifs as bio_motifs
+
+    try:
+        with open(path) as handle:
+            found = list(bio_motifs.parse(handle, fmt))
+    except (ValueError, KeyError, IndexError) as error:
+        raise ConfigError(f"motifs={source!r}: not a readable {fmt} motif file ({error})") from None
+    if not found:
+        raise ConfigError(f"motifs={source!r}: the file holds no motifs")
+    return _motifs(source, found)
+
+
+def _motifs(source: str, found: list) -> Motifs:
+    names = tuple(str(getattr(motif, "matrix_id", None) or motif.name or f"motif{i}")
+                  + (f" {motif.name}" if getattr(motif, "matrix_id", None) and motif.name else "")
+                  for i, motif in enumerate(found))
+    counts = tuple(np.array([motif.counts[base] for base in "ACGT"], dtype=np.float64) for motif in found)
+    if not counts:
+        raise ConfigError(f"motifs={source!r}: no motifs")
+    return Motifs(source=source, names=names, counts=counts)
+
+
+__all__ = ["JASPAR_GROUPS", "Motifs", "load_motifs"]
