@@ -9,6 +9,7 @@ suffix).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class Motifs:
 
 
 def load_motifs(source: str) -> Motifs:
-    """The motifs of ``source`` (see the module docstring).
+    """The motifs of ``source`` (see the module docstring); JASPAR's are read once per process (seconds).
 
     Raises:
         ConfigError: an unknown JASPAR group, a missing or unreadable file, or a file with no motifs.
@@ -41,16 +42,18 @@ def load_motifs(source: str) -> Motifs:
     if source == "jaspar" or source.startswith("jaspar:"):
         group = source.partition(":")[2] or "vertebrates"
         if group not in JASPAR_GROUPS:
-            raise ConfigError(f"unknown JASPAR group {group!r} in motifs={source!r}; one of {', '.join(JASPAR_GROUPS)}")
+            raise ConfigError(f"unknown JASPAR group {group!r} in motif source {source!r}; one of "
+                              f"{', '.join(JASPAR_GROUPS)}")
         return _jaspar(source, group)
     return _file(source)
 
 
+@functools.lru_cache(maxsize=8)
 def _jaspar(source: str, group: str) -> Motifs:
     try:
         from pyjaspar import jaspardb
     except ImportError as error:  # a dependency of genomix; a broken install
-        raise ConfigError(f"motifs={source!r} needs the pyjaspar package ({error})") from None
+        raise ConfigError(f"motif source {source!r} needs the pyjaspar package ({error})") from None
     database = jaspardb()
     found = database.fetch_motifs(collection="CORE", tax_group=[group])
     return _motifs(f"{source} ({database.release} CORE {group})", found)
@@ -60,19 +63,19 @@ def _file(source: str) -> Motifs:
     path = Path(source)
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ConfigError(f"motifs={source!r}: not 'auto', 'off', 'jaspar' or 'jaspar:GROUP', and not a motif file "
-                          f"with a known suffix ({', '.join(_FORMATS)})")
+        raise ConfigError(f"motif source {source!r}: not 'jaspar' or 'jaspar:GROUP', and not a motif file with a "
+                          f"known suffix ({', '.join(_FORMATS)})")
     if not path.is_file():
-        raise ConfigError(f"motifs={source!r}: no such file")
+        raise ConfigError(f"motif source {source!r}: no such file")
     from Bio import motifs as bio_motifs
 
     try:
         with open(path) as handle:
             found = list(bio_motifs.parse(handle, fmt))
     except (ValueError, KeyError, IndexError) as error:
-        raise ConfigError(f"motifs={source!r}: not a readable {fmt} motif file ({error})") from None
+        raise ConfigError(f"motif source {source!r}: not a readable {fmt} motif file ({error})") from None
     if not found:
-        raise ConfigError(f"motifs={source!r}: the file holds no motifs")
+        raise ConfigError(f"motif source {source!r}: the file holds no motifs")
     return _motifs(source, found)
 
 
@@ -82,7 +85,7 @@ def _motifs(source: str, found: list) -> Motifs:
                   for i, motif in enumerate(found))
     counts = tuple(np.array([motif.counts[base] for base in "ACGT"], dtype=np.float64) for motif in found)
     if not counts:
-        raise ConfigError(f"motifs={source!r}: no motifs")
+        raise ConfigError(f"motif source {source!r}: no motifs")
     return Motifs(source=source, names=names, counts=counts)
 
 

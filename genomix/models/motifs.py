@@ -43,7 +43,8 @@ def log_odds(counts: list[np.ndarray], *, pseudocount: float = PSEUDOCOUNT) -> T
             raise ValueError(f"motif {i}: a count matrix must be (4, width) with non-negative entries, "
                              f"got shape {matrix.shape}")
         frequencies = (matrix + pseudocount) / (matrix + pseudocount).sum(axis=0, keepdims=True)
-        out[i, :, :matrix.shape[1]] = np.log2(frequencies * _DNA_BASES)
+        with np.errstate(divide="ignore"):  # a zero count without a pseudocount: -inf, as it should be
+            out[i, :, :matrix.shape[1]] = np.log2(frequencies * _DNA_BASES)
     return torch.from_numpy(out)
 
 

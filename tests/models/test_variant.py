@@ -195,3 +195,35 @@ def test_the_profile_adds_to_the_network_and_given_logits_replace_it():
     assert RefAltModel(**model.config()).profile is not None
     with pytest.raises(ValueError, match="kmer_profile"):
         plain(*batch, profile_logits=given)
+
+
+def test_motif_changes_follow_the_kmer_changes_in_the_profile():
+    """``motif_count``: the profile is the k-mer change, then MotifChange's columns; the matrices are buffers that
+    a rebuilt model's state restores."""
+    from genomix.models.motifs import MotifChange, log_odds
+
+    model = _model(output_size=1, embedding_type="kmer", kmer_profile=True, motif_count=2, motif_width=5)
+    site = [3, 1, 4, 1, 1]  # GATAA: motif 0's consensus, planted in the first ref window below
+    matrices = log_odds([50 * torch.eye(4)[[b - 1 for b in site]].T.numpy(), torch.ones(4, 3).numpy()])
+    model.set_motifs(matrices)
+    plain = _model(output_size=1, embedding_type="kmer", kmer_profile=True)
+    ref, ref_lengths, alt, alt_lengths = _batch([30, 25, 40], [30, 24, 41])
+    ref[10:15] = torch.tensor(site)
+    alt[:30] = ref[:30]
+    alt[12] = 2  # the site broken
+    batch = (ref, ref_lengths, alt, alt_lengths)
+    profiles = model.pair_profiles(*batch)
+    scanner = MotifChange(2, 5)
+    scanner.set_matrices(matrices)
+    assert profiles.shape == (3, 256 + 2) and model.profile.linear.in_features == 258
+    torch.testing.assert_close(profiles[:, :256], plain.pair_profiles(*batch))
+    torch.testing.assert_close(profiles[:, 256:], scanner(*batch))
+    assert profiles[0, 256] < -6  # the site's score fell by more than SITE_BITS
+    rebuilt = RefAltModel(**json.loads(json.dumps(model.config())))
+    assert rebuilt.motifs.matrices.abs().sum() == 0
+    rebuilt.load_state_dict(model.state_dict())
+    torch.testing.assert_close(rebuilt.pair_profiles(*batch), profiles)
+    with pytest.raises(ValueError, match="needs kmer_profile"):
+        _model(motif_count=2, motif_width=5)
+    with pytest.raises(ValueError, match="motif_count > 0"):
+        plain.set_motifs(matrices)

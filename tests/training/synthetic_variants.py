@@ -13,13 +13,15 @@ from genomix.datasets.variants import build_variant_dataset
 MOTIF = "GATA"
 
 
-def _effect(ref: str, alt: str) -> int:
-    return alt.count(MOTIF) - ref.count(MOTIF)
+def _effect(ref: str, alt: str, motif: str) -> int:
+    return alt.count(motif) - ref.count(motif)
 
 
 def element_variants_dataset(out: Path, *, elements: int = 8, length: int = 80, seed: int = 0,
-                             weighted: bool = False) -> Path:
-    """``out`` (``.h5``): all SNVs of ``elements`` random elements, split by element 6:1:1 (8 elements);
+                             weighted: bool = False, motif: str = MOTIF, sites: int = 1) -> Path:
+    """``out`` (``.h5``): all SNVs of ``elements`` random elements, split by element 6:1:1 (8 elements), the
+    effect of each the change in the count of ``motif`` (planted ``sites`` times in every element, 20 bases
+    apart from base 10 on);
     ``weighted``: each variant also has a measurement weight ``INFO/BARCODES`` (1..200, ``meta/weight``)."""
     rng = np.random.default_rng(seed)
     folder = out.parent
@@ -27,7 +29,9 @@ def element_variants_dataset(out: Path, *, elements: int = 8, length: int = 80, 
     records, rows = [], []
     for e in range(elements):
         sequence = "".join(rng.choice(list("ACGT"), length))
-        sequence = sequence[:30] + MOTIF + sequence[34:]  # every element holds the motif once
+        for site in range(sites):  # every element holds the motif; one site at base 30 by default
+            at = 30 if sites == 1 else 10 + 20 * site
+            sequence = sequence[:at] + motif + sequence[at + len(motif):]
         start = 1000 * (e + 1)
         records.append(f">E{e} chr1:{start}-{start + length - 1}\n{sequence}\n")
         scale = 0.2 + 0.4 * e  # the elements' effects on different scales
@@ -35,10 +39,10 @@ def element_variants_dataset(out: Path, *, elements: int = 8, length: int = 80, 
             for alt in "ACGT":
                 if alt == base:
                     continue
-                lo, hi = max(0, offset - 3), offset + 4
+                lo, hi = max(0, offset - len(motif) + 1), offset + len(motif)
                 ref_context = sequence[lo:hi]
                 alt_context = ref_context[:offset - lo] + alt + ref_context[offset - lo + 1:]
-                value = scale * _effect(ref_context, alt_context) + 0.05 * rng.standard_normal()
+                value = scale * _effect(ref_context, alt_context, motif) + 0.05 * rng.standard_normal()
                 info = f"ELEMENT=E{e};COEF={value:.6f}" + (f";BARCODES={rng.integers(1, 201)}" if weighted else "")
                 rows.append(f"1\t{start + offset}\t.\t{base}\t{alt}\t.\t.\t{info}\n")
     fasta.write_text("".join(records))
