@@ -33,18 +33,30 @@ class Motifs:
         return len(self.names)
 
 
+def source_problem(source: str) -> str | None:
+    """What is wrong with the form of a motif source (None when it may be read; a file is not opened here)."""
+    if source == "jaspar" or source.startswith("jaspar:"):
+        group = source.partition(":")[2] or "vertebrates"
+        if group not in JASPAR_GROUPS:
+            return f"unknown JASPAR group {group!r} in motif source {source!r}; one of {', '.join(JASPAR_GROUPS)}"
+        return None
+    if Path(source).suffix.lower() not in _FORMATS:
+        return (f"motif source {source!r}: not 'jaspar' or 'jaspar:GROUP', and not a motif file with a known "
+                f"suffix ({', '.join(_FORMATS)})")
+    return None
+
+
 def load_motifs(source: str) -> Motifs:
     """The motifs of ``source`` (see the module docstring); JASPAR's are read once per process (seconds).
 
     Raises:
         ConfigError: an unknown JASPAR group, a missing or unreadable file, or a file with no motifs.
     """
+    problem = source_problem(source)
+    if problem:
+        raise ConfigError(problem)
     if source == "jaspar" or source.startswith("jaspar:"):
-        group = source.partition(":")[2] or "vertebrates"
-        if group not in JASPAR_GROUPS:
-            raise ConfigError(f"unknown JASPAR group {group!r} in motif source {source!r}; one of "
-                              f"{', '.join(JASPAR_GROUPS)}")
-        return _jaspar(source, group)
+        return _jaspar(source, source.partition(":")[2] or "vertebrates")
     return _file(source)
 
 
@@ -61,10 +73,7 @@ def _jaspar(source: str, group: str) -> Motifs:
 
 def _file(source: str) -> Motifs:
     path = Path(source)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ConfigError(f"motif source {source!r}: not 'jaspar' or 'jaspar:GROUP', and not a motif file with a "
-                          f"known suffix ({', '.join(_FORMATS)})")
+    fmt = _FORMATS[path.suffix.lower()]
     if not path.is_file():
         raise ConfigError(f"motif source {source!r}: no such file")
     from Bio import motifs as bio_motifs
@@ -89,4 +98,4 @@ def _motifs(source: str, found: list) -> Motifs:
     return Motifs(source=source, names=names, counts=counts)
 
 
-__all__ = ["JASPAR_GROUPS", "Motifs", "load_motifs"]
+__all__ = ["JASPAR_GROUPS", "Motifs", "load_motifs", "source_problem"]

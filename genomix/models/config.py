@@ -105,7 +105,7 @@ class ModelConfig:
     difference: str = _choice("auto", DIFFERENCES)
     encoder_window: int = _bounded(-1, low=-1)
     pooling: str = _choice("auto", ("auto", "mean", "moments"))
-    motifs: str = "auto"
+    motifs: str = field(default="auto", metadata={"source": ("auto", "off")})
 
     def backbone_kwargs(self) -> dict[str, Any]:
         """The options that go to the model's constructor unchanged (all but :data:`SIZED`)."""
@@ -177,6 +177,12 @@ def validate(config: ModelConfig, *, prefix: str = "model.") -> list[str]:
         name = f"{prefix}{option.name}"
         if "choices" in meta and value not in meta["choices"]:
             problems.append(f"{name} should be one of {', '.join(meta['choices'])}, got {value!r}")
+        elif "source" in meta and value not in meta["source"]:  # a motif source: its form, not its file
+            from genomix.io.motifs import source_problem
+
+            problem = source_problem(str(value))
+            if problem:
+                problems.append(f"{name}: {problem} (or one of {', '.join(meta['source'])})")
         elif meta.get("below") is not None and not meta["min"] <= value < meta["below"]:
             problems.append(f"{name} should be in [{meta['min']}, {meta['below']}), got {value}")
         elif "min" in meta and meta.get("below") is None and value < meta["min"]:

@@ -37,7 +37,7 @@ def test_every_bad_value_is_reported_at_once():
 
 def test_every_option_has_its_allowed_values_or_bounds():
     for option in dataclasses.fields(ModelConfig):
-        assert "choices" in option.metadata or "min" in option.metadata, option.name
+        assert {"choices", "min", "source"} & set(option.metadata), option.name
 
 
 def test_model_kwargs_are_what_checkpoints_have_always_stored():
@@ -52,7 +52,8 @@ def test_model_kwargs_are_what_checkpoints_have_always_stored():
                        difference="mean", kmer_profile="off").model_kwargs(architecture="ref_alt", input_size=16,
                                                                            output_size=2, max_seq_len=200)
     assert {key: value for key, value in pair.items() if key not in ("kmer_size", "embedding_type", "residual_init",
-                                                                      "difference", "kmer_profile")} == LEGACY_REF_ALT
+                                                                      "difference", "kmer_profile", "motif_count",
+                                                                      "motif_width")} == LEGACY_REF_ALT
     assert build_model(pair).state_dict().keys() == build_model(LEGACY_REF_ALT).state_dict().keys()
     sized = ModelConfig(max_seq_len=1000, embedding_type="linear").model_kwargs(
         architecture="chordmixer", input_size=2, output_size=1, max_seq_len=5, embedding_type="sparse")
@@ -125,3 +126,11 @@ def test_a_canonical_profile_of_hashed_kmers_is_one_clear_error():
                                                          max_seq_len=100, alphabet="bytes")
     assert validate(ModelConfig(profile_canonical="both")) == [
         "model.profile_canonical should be one of auto, on, off, got 'both'"]
+
+
+def test_a_motif_source_is_checked_by_its_form():
+    assert validate(ModelConfig(motifs="jaspar:plants")) == validate(ModelConfig(motifs="my.meme")) == []
+    assert validate(ModelConfig(motifs="jaspar:mammals")) == [
+        "model.motifs: unknown JASPAR group 'mammals' in motif source 'jaspar:mammals'; one of vertebrates, plants, "
+        "insects, fungi, nematodes, urochordates (or one of auto, off)"]
+    assert "known suffix" in validate(ModelConfig(motifs="motifs.txt"))[0]
