@@ -33,10 +33,17 @@ class Motifs:
         return len(self.names)
 
 
+def _jaspar_group(source: str) -> str | None:
+    """The JASPAR group a source names (``jaspar`` alone: vertebrates), or None for a file."""
+    if source == "jaspar" or source.startswith("jaspar:"):
+        return source.partition(":")[2] or "vertebrates"
+    return None
+
+
 def source_problem(source: str) -> str | None:
     """What is wrong with the form of a motif source (None when it may be read; a file is not opened here)."""
-    if source == "jaspar" or source.startswith("jaspar:"):
-        group = source.partition(":")[2] or "vertebrates"
+    group = _jaspar_group(source)
+    if group is not None:
         if group not in JASPAR_GROUPS:
             return f"unknown JASPAR group {group!r} in motif source {source!r}; one of {', '.join(JASPAR_GROUPS)}"
         return None
@@ -55,9 +62,8 @@ def load_motifs(source: str) -> Motifs:
     problem = source_problem(source)
     if problem:
         raise ConfigError(problem)
-    if source == "jaspar" or source.startswith("jaspar:"):
-        return _jaspar(source, source.partition(":")[2] or "vertebrates")
-    return _file(source)
+    group = _jaspar_group(source)
+    return _file(source) if group is None else _jaspar(source, group)
 
 
 @functools.lru_cache(maxsize=8)

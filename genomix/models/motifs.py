@@ -67,13 +67,20 @@ def first_difference(ref_tokens: Tensor, ref_lengths: Tensor, alt_tokens: Tensor
     return position, any_differs | (ref_lengths != alt_lengths)
 
 
+def _gather(tokens: Tensor, lengths: Tensor, columns: Tensor, keep: Tensor | None = None) -> Tensor:
+    """``(B, C)`` tokens at ``columns`` (``(B, C)`` indices within each of the concatenated windows), 0 where a
+    column falls outside its window or ``keep`` is False."""
+    inside = (columns >= 0) & (columns < lengths[:, None])
+    if keep is not None:
+        inside &= keep
+    starts = torch.cumsum(lengths, 0) - lengths
+    index = torch.where(inside, starts[:, None] + columns, torch.zeros_like(columns))
+    return torch.where(inside, tokens.long()[index] if len(tokens) else torch.zeros_like(index), 0)
+
+
 def _padded(tokens: Tensor, lengths: Tensor, width: int) -> Tensor:
     """``(B, width)`` tokens of concatenated windows, 0 after each window's end."""
-    starts = torch.cumsum(lengths, 0) - lengths
-    columns = torch.arange(width, device=tokens.device)
-    inside = columns[None, :] < lengths[:, None]
-    index = torch.where(inside, starts[:, None] + columns[None, :], torch.zeros_like(inside, dtype=torch.int64))
-    return torch.where(inside, tokens.long()[index] if len(tokens) else torch.zeros_like(index), 0)
+    return _gather(tokens, lengths, torch.arange(width, device=tokens.device).expand(len(lengths), width))
 
 
 class MotifChange(nn.Module):
@@ -113,12 +120,9 @@ class MotifChange(nn.Module):
         overlap ``[position, position + extra]`` (``extra``: the length of an indel, capped at
         :data:`MAX_INDEL`)."""
         span = 2 * self.width - 1 + (int(extra.max()) if len(extra) else 0)
-        columns = position[:, None] - (self.width - 1) + torch.arange(span, device=tokens.device)[None, :]
-        inside = (columns >= 0) & (columns < lengths[:, None])
-        inside &= torch.arange(span, device=tokens.device)[None, :] < (2 * self.width - 1 + extra)[:, None]
-        starts = torch.cumsum(lengths, 0) - lengths
-        index = torch.where(inside, starts[:, None] + columns, torch.zeros_like(columns))
-        segment = torch.where(inside, tokens.long()[index] if len(tokens) else torch.zeros_like(index), 0)
+        offsets = torch.arange(span, device=tokens.device)[None, :]
+        segment = _gather(tokens, lengths, position[:, None] - (self.width - 1) + offsets,
+                          keep=offsets < (2 * self.width - 1 + extra)[:, None])
         segment = torch.where(segment <= _DNA_BASES, segment, 0)  # N, IUPAC codes and gaps: no base
         bases = torch.nn.functional.one_hot(segment, _DNA_BASES + 1)[..., 1:]
         placements = bases.to(self.matrices.dtype).unfold(1, self.width, 1)  # (B, P, 4, W): every placement
