@@ -102,6 +102,18 @@ def test_an_option_refused_by_the_trainer_leaves_no_folder(orchid, tmp_path):
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.parametrize("source, fragment", [
+    ("jaspar", "is for the ref/alt variant model"),
+    ("jaspar:mammals", "unknown JASPAR group 'mammals'"),
+    ("motifs.txt", "known suffix"),
+])
+def test_a_motif_source_that_cannot_apply_is_one_line(orchid, tmp_path, source, fragment):
+    run = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", str(orchid), "--out", str(run), *TINY, f"model.motifs={source}"])
+    _one_line_error(result, fragment)
+    assert not run.exists()
+
+
 def test_checkpoint_that_does_not_fit(trained, shared_data, tmp_path):
     other = orchid_dataset(shared_data, tmp_path / "gc.h5", task="regression")
     result = CliRunner().invoke(cli, ["evaluate", str(trained / "best.pt"), str(other), "-q"])
